@@ -1,0 +1,1 @@
+"""Flyte provider package."""

@@ -1,0 +1,358 @@
+"""FlyteRunOperator: launch a deployed Flyte task, wait for it, return its outputs.
+
+All remote semantics live in :class:`flyte_airflow.hooks.flyte.FlyteHook` and the core
+client; this module only orchestrates: validate, launch idempotently, announce the run
+in XCom, then wait synchronously (streaming the remote logs) or defer to
+:class:`flyte_airflow.triggers.flyte.FlyteRunTrigger`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from flyte_airflow._event import (
+    FlyteRunDeadlineException,
+    FlyteRunEvent,
+    FlyteRunException,
+    event_from_run_error,
+)
+from flyte_airflow.hooks.flyte import FlyteHook
+from flyte_airflow.links.flyte import RUN_NAME_KEY, RUN_URL_KEY, FlyteRunLink
+from flyte_airflow.triggers.flyte import FlyteRunTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from flyte_remote_core import Run
+
+try:  # Airflow >= 3.3: crash-safe synchronous execution through task_state_store
+    from airflow.sdk import ResumableJobMixin
+
+    HAS_RESUMABLE = True
+except ImportError:  # pragma: no cover - Airflow 3.0 to 3.2
+    HAS_RESUMABLE = False
+
+    class ResumableJobMixin:  # type: ignore[no-redef]
+        """Stand-in for Airflow < 3.3: deterministic run names still make retries attach."""
+
+        external_id_key = "remote_job_id"
+
+        def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.durable = durable
+
+        def execute_resumable(self, context: Any) -> Any:
+            external_id = self.submit_job(context)  # type: ignore[attr-defined]
+            self.poll_until_complete(external_id, context)  # type: ignore[attr-defined]
+            return self.get_job_result(external_id, context)  # type: ignore[attr-defined]
+
+
+def _default_deferrable() -> bool:
+    try:
+        from airflow.sdk.configuration import conf
+    except ImportError:  # pragma: no cover
+        from airflow.configuration import conf  # type: ignore[no-redef]
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+def _seconds(value: timedelta | float | int | None, name: str) -> float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return seconds
+
+
+class FlyteRunOperator(ResumableJobMixin, BaseOperator):
+    """Run a deployed Flyte 2 task and return its outputs.
+
+    :param task_name: the deployed task, ``<module>.<function>`` (templated).
+    :param inputs: task inputs by name (templated, nested values too; ``XComArg`` values
+        are resolved). String values are coerced to the declared input types. Invalid
+        inputs fail the task before anything is launched.
+    :param version: task version (templated); the latest deployed version by default.
+    :param project: Flyte project (templated); the connection's by default.
+    :param domain: Flyte domain (templated); the connection's by default.
+    :param run_name: explicit run name (templated). By default the name is derived from
+        dag_id, task_id, run_id, map_index and the try, so a retry attaches to the run of
+        an earlier try that is still active (or reuses it if it succeeded).
+    :param wait_for_termination: wait for the run to end (otherwise return after launch).
+    :param deferrable: wait in the triggerer instead of the worker.
+    :param timeout: maximum time to wait (seconds or timedelta) from the start of the try;
+        past it the remote run is aborted and the task fails. Enforced while deferred too.
+    :param cancel_on_kill: abort the remote run when the task is killed (worker side) or a
+        deferred task is marked failed or cleared (triggerer side, Airflow >= 3.3).
+    :param retry_on_user_error: let Airflow retry a run that failed with a USER error
+        (off: the same code and inputs fail the same way).
+    :param stream_logs: copy the remote task's log lines into the Airflow task log
+        (synchronous mode).
+    :param labels, envs, overwrite_cache, interruptible, queue: run options.
+    :param flyte_conn_id: the Airflow connection to use.
+
+    XCom: ``run_name`` and ``run_url`` (pushed before waiting), every output under its
+    own name, and the ``return_value`` dict ``{output name: JSON-safe value}``.
+    """
+
+    template_fields: Sequence[str] = ("task_name", "inputs", "version", "project", "domain", "run_name",
+                                      "labels", "envs")
+    template_fields_renderers = {"inputs": "json", "labels": "json", "envs": "json"}
+    operator_extra_links = (FlyteRunLink(),)
+    ui_color = "#e6dcfb"
+    external_id_key = "flyte_run"
+
+    def __init__(
+        self,
+        *,
+        task_name: str,
+        inputs: Mapping[str, Any] | None = None,
+        version: str | None = None,
+        project: str | None = None,
+        domain: str | None = None,
+        run_name: str | None = None,
+        wait_for_termination: bool = True,
+        deferrable: bool | None = None,
+        timeout: timedelta | float | None = None,
+        cancel_on_kill: bool = True,
+        retry_on_user_error: bool = False,
+        labels: Mapping[str, str] | None = None,
+        envs: Mapping[str, str] | None = None,
+        overwrite_cache: bool = False,
+        interruptible: bool | None = None,
+        queue: str | None = None,
+        stream_logs: bool = True,
+        flyte_conn_id: str = FlyteHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.task_name = task_name
+        self.inputs = dict(inputs or {}) if not hasattr(inputs, "resolve") else inputs
+        self.version = version
+        self.project = project
+        self.domain = domain
+        self.run_name = run_name
+        self.wait_for_termination = wait_for_termination
+        self.deferrable = _default_deferrable() if deferrable is None else bool(deferrable)
+        self.timeout = _seconds(timeout, "timeout")
+        self.cancel_on_kill = cancel_on_kill
+        self.retry_on_user_error = retry_on_user_error
+        self.labels = labels
+        self.envs = envs
+        self.overwrite_cache = overwrite_cache
+        self.interruptible = interruptible
+        self.queue = queue
+        self.stream_logs = stream_logs
+        self.flyte_conn_id = flyte_conn_id
+        self._hook: FlyteHook | None = None
+        self._run: Run | None = None
+        self._result: dict[str, Any] | None = None
+        self._deadline: float | None = None
+
+    # -- helpers -----------------------------------------------------------------------------
+    @property
+    def hook(self) -> FlyteHook:
+        if self._hook is None:
+            self._hook = FlyteHook(self.flyte_conn_id, project=self.project, domain=self.domain)
+        return self._hook
+
+    def _close_hook(self) -> None:
+        if self._hook is not None:
+            self._hook.close()
+            self._hook = None
+
+    @staticmethod
+    def idempotency_key(context: Context) -> str:
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        map_index = -1 if map_index is None else map_index
+        return f"{ti.dag_id}/{ti.task_id}/{ti.run_id}/{map_index}"
+
+    def _announce(self, context: Context, run: Run) -> None:
+        """Push the run's name and URL before anything waits (the link reads them)."""
+        ti = context["ti"]
+        ti.xcom_push(key=RUN_NAME_KEY, value=run.name)
+        ti.xcom_push(key=RUN_URL_KEY, value=run.url)
+
+    def _start_clock(self) -> None:
+        if self._deadline is None and self.timeout is not None:
+            self._deadline = time.time() + self.timeout
+
+    def _launch(self, context: Context) -> Run:
+        """Validate the inputs against the task, then launch (or attach) idempotently."""
+        from flyte_remote_core import FlyteInputError, NotFoundError, RemoteError
+
+        self._start_clock()
+        hook = self.hook
+        inputs = dict(self.inputs or {})
+        try:
+            task = hook.get_task(self.task_name, self.version, project=self.project, domain=self.domain)
+        except NotFoundError as exc:
+            raise AirflowFailException(f"Flyte task {self.task_name!r} (version {self.version or 'latest'}) not found: {exc}") from exc
+        except FlyteInputError as exc:
+            raise AirflowFailException(f"Flyte connection or task settings are invalid: {exc}") from exc
+        except RemoteError as exc:
+            raise FlyteRunException(f"could not read Flyte task {self.task_name!r}: {exc}") from exc
+        try:
+            hook.validate_inputs(task, inputs)
+        except FlyteInputError as exc:
+            raise AirflowFailException(f"invalid inputs for Flyte task {self.task_name!r}: {exc}; nothing was launched") from exc
+        ti = context["ti"]
+        try:
+            outcome = hook.launch(task, inputs, key=self.idempotency_key(context), attempt=max(1, int(ti.try_number or 1)),
+                                  run_name=self.run_name, project=self.project, domain=self.domain,
+                                  labels=self.labels, envs=self.envs, overwrite_cache=self.overwrite_cache or None,
+                                  interruptible=self.interruptible, queue=self.queue)
+        except FlyteInputError as exc:
+            raise AirflowFailException(f"cannot launch Flyte task {self.task_name!r}: {exc}") from exc
+        except RemoteError as exc:
+            raise (FlyteRunException if exc.retryable else AirflowFailException)(
+                f"could not launch Flyte task {self.task_name!r}: {exc}") from exc
+        run = outcome.run
+        verb = {"launched": "Launched", "attached": "Attached to the still active", "reused": "Reusing the succeeded"}
+        self.log.info("%s Flyte run %s of %s: %s", verb.get(outcome.action, outcome.action), run.name, task.name, run.url)
+        self._run = run
+        self._announce(context, run)
+        return run
+
+    def _finish(self, context: Context, event: FlyteRunEvent) -> dict[str, Any]:
+        """Raise for a failed event; otherwise push every output under its own key and return them."""
+        event.raise_for_status(retry_on_user_error=self.retry_on_user_error)
+        ti = context["ti"]
+        for name, value in event.outputs.items():
+            ti.xcom_push(key=name, value=value)
+        self.log.info("Flyte run %s %s with outputs %s", event.run_name, event.phase or "SUCCEEDED", sorted(event.outputs))
+        return dict(event.outputs)
+
+    def _wait_sync(self, context: Context, run: Run) -> dict[str, Any]:
+        from flyte_remote_core import RemoteError, RunError, WaitTimeoutError
+
+        log_line = (lambda line: self.log.info("[flyte %s] %s", run.name, line)) if self.stream_logs else None
+        if self._deadline is not None and self._deadline <= time.time():
+            self.hook.abort(run.name, project=run.project, domain=run.domain, reason="Airflow timeout passed")
+            raise FlyteRunDeadlineException(f"timeout of {self.timeout:g}s passed before Flyte run {run.name} ended; "
+                                            f"the run was aborted (see {run.url})")
+        self.log.info("Waiting for Flyte run %s (%s)", run.name, run.url)
+        try:
+            result = self.hook.wait_for_result(run, deadline=self._deadline, log_line=log_line)
+        except WaitTimeoutError as exc:
+            raise FlyteRunDeadlineException(
+                f"timeout of {self.timeout:g}s passed before Flyte run {run.name} ended (last phase {exc.phase}); "
+                f"the run was aborted (see {run.url})") from exc
+        except RunError as exc:
+            return self._finish(context, event_from_run_error(FlyteRunEvent.for_run(run), exc))
+        except RemoteError as exc:
+            raise FlyteRunException(f"lost track of Flyte run {run.name}: {exc} (see {run.url})") from exc
+        event = FlyteRunEvent(status="success", run_name=result.run_name, run_url=result.url, project=result.project,
+                              domain=result.domain, phase=result.phase, outputs=result.json_outputs)
+        return self._finish(context, event)
+
+    # -- ResumableJobMixin ---------------------------------------------------------------------
+    def submit_job(self, context: Context) -> Any:
+        run = self._launch(context)
+        return {"run_name": run.name, "project": run.project, "domain": run.domain}
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        from flyte_remote_core import NotFoundError
+
+        try:
+            run = self.hook.get_run(external_id["run_name"], project=external_id.get("project"),
+                                    domain=external_id.get("domain"))
+        except NotFoundError:
+            return "NOT_FOUND"
+        self._run = run
+        return run.phase.value
+
+    def is_job_active(self, status: str) -> bool:
+        from flyte_remote_core import Phase
+
+        return status != "NOT_FOUND" and not Phase.parse(status).is_terminal
+
+    def is_job_succeeded(self, status: str) -> bool:
+        from flyte_remote_core import Phase
+
+        return status != "NOT_FOUND" and Phase.parse(status).is_success
+
+    def _run_for(self, external_id: Any, context: Context) -> Run:
+        run = self._run
+        if run is None or run.name != external_id["run_name"]:
+            run = self.hook.get_run(external_id["run_name"], project=external_id.get("project"),
+                                    domain=external_id.get("domain"))
+            self._run = run
+            self._announce(context, run)
+        return run
+
+    def poll_until_complete(self, external_id: Any, context: Context) -> Any:
+        self._start_clock()
+        run = self._run_for(external_id, context)
+        if self._run is run:
+            self._announce(context, run)  # a reconnecting try pushes them again (XComs are cleared per try)
+        self._result = self._wait_sync(context, run)
+        # Returned too: ResumableJobMixin (3.3.2) returns this value on its reconnect path.
+        return self._result
+
+    def get_job_result(self, external_id: Any, context: Context) -> Any:
+        if self._result is None:  # an earlier try's run had already succeeded
+            run = self._run_for(external_id, context)
+            self._announce(context, run)
+            self._result = self._finish(context, self.hook.result_event(run))
+        return self._result
+
+    # -- execution -------------------------------------------------------------------------------
+    def execute(self, context: Context) -> Any:
+        self._start_clock()
+        try:
+            if not self.wait_for_termination:
+                self._launch(context)
+                return None
+            if self.deferrable:
+                return self._execute_deferrable(context)
+            return self.execute_resumable(context)
+        finally:
+            self._close_hook()
+
+    def _execute_deferrable(self, context: Context) -> Any:
+        from flyte_remote_core import RemoteError
+
+        run = self._launch(context)
+        try:
+            run = self.hook.get_run(run.name, project=run.project, domain=run.domain)
+        except RemoteError as exc:
+            raise FlyteRunException(f"could not read Flyte run {run.name}: {exc}") from exc
+        if run.done():
+            self.log.info("Flyte run %s is already %s; not deferring", run.name, run.phase)
+            return self._finish(context, self.hook.result_event(run))
+        if self._deadline is not None and self._deadline <= time.time():
+            self.hook.abort(run.name, project=run.project, domain=run.domain, reason="Airflow timeout passed")
+            raise FlyteRunDeadlineException(f"timeout passed before Flyte run {run.name} ended; the run was aborted")
+        self._close_hook()
+        self.defer(
+            trigger=FlyteRunTrigger(run_name=run.name, flyte_conn_id=self.flyte_conn_id, project=run.project,
+                                    domain=run.domain, deadline=self._deadline, cancel_on_kill=self.cancel_on_kill),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger fired; the event carries everything (defer kwargs may be lost)."""
+        result = FlyteRunEvent.from_payload(event)
+        if result.run_url:
+            ti = context["ti"]
+            ti.xcom_push(key=RUN_NAME_KEY, value=result.run_name)
+            ti.xcom_push(key=RUN_URL_KEY, value=result.run_url)
+        return self._finish(context, result)
+
+    def on_kill(self) -> None:
+        """Abort the remote run when the task is killed (never from cleanup paths)."""
+        run = self._run
+        if not self.cancel_on_kill or run is None:
+            return
+        hook = FlyteHook(self.flyte_conn_id, project=self.project, domain=self.domain)
+        try:
+            hook.abort(run.name, project=run.project, domain=run.domain, reason="The Airflow task was killed")
+        finally:
+            hook.close()

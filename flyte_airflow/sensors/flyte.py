@@ -1,0 +1,143 @@
+"""FlyteRunSensor: wait until a Flyte run reaches a target phase."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import AirflowSensorTimeout
+
+from flyte_airflow._event import FlyteRunEvent, FlyteRunException, FlyteRunFailedException
+from flyte_airflow.hooks.flyte import FlyteHook
+from flyte_airflow.links.flyte import RUN_NAME_KEY, RUN_URL_KEY, FlyteRunLink
+from flyte_airflow.operators.flyte import _default_deferrable
+from flyte_airflow.triggers.flyte import FlyteRunTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+_ALLOWED = ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT", "RECOVERED", "RUNNING")
+
+
+class FlyteRunSensor(BaseSensorOperator):
+    """Wait for the Flyte run ``run_name`` to reach one of ``target_phases``.
+
+    Succeeds when the run reaches a target phase (``RUNNING`` counts as reached once the
+    run runs or has succeeded), fails when it reaches any other terminal phase (or is
+    skipped with ``soft_fail``). With ``return_outputs`` a succeeded run's outputs
+    ``{name: JSON-safe value}`` become the sensor's XCom. Works in ``poke`` and
+    ``reschedule`` modes and deferred (one shared stream per project in the triggerer).
+
+    :param run_name: the run to watch (templated; e.g. ``"{{ ti.xcom_pull('launch', key='run_name') }}"``).
+    :param project: its project (templated); the connection's by default.
+    :param domain: its domain (templated); the connection's by default.
+    :param target_phases: phases that satisfy the sensor.
+    :param return_outputs: return a succeeded run's outputs as the XCom value.
+    """
+
+    template_fields: Sequence[str] = ("run_name", "project", "domain")
+    operator_extra_links = (FlyteRunLink(),)
+    ui_color = "#e6dcfb"
+
+    def __init__(
+        self,
+        *,
+        run_name: str,
+        project: str | None = None,
+        domain: str | None = None,
+        target_phases: Iterable[str] = ("SUCCEEDED",),
+        return_outputs: bool = True,
+        flyte_conn_id: str = FlyteHook.default_conn_name,
+        deferrable: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        from flyte_remote_core import Phase
+
+        phases = [target_phases] if isinstance(target_phases, str) else list(target_phases)
+        parsed = []
+        for value in phases:
+            phase = Phase.parse(value).value
+            if phase not in _ALLOWED:
+                raise ValueError(f"target phase {value!r} is not supported; choose from {', '.join(_ALLOWED)}")
+            parsed.append(phase)
+        if not parsed:
+            raise ValueError("target_phases must name at least one phase")
+        self.run_name = run_name
+        self.project = project
+        self.domain = domain
+        self.target_phases = tuple(parsed)
+        self.return_outputs = return_outputs
+        self.flyte_conn_id = flyte_conn_id
+        self.deferrable = _default_deferrable() if deferrable is None else bool(deferrable)
+
+    def _reached(self, phase: str) -> bool:
+        if phase in self.target_phases:
+            return True
+        return "RUNNING" in self.target_phases and phase in ("SUCCEEDED", "RECOVERED")
+
+    def _result(self, event: FlyteRunEvent) -> Any:
+        if self.return_outputs and event.phase in ("SUCCEEDED", "RECOVERED"):
+            return dict(event.outputs)
+        return None
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        from flyte_remote_core import NotFoundError, RemoteError
+
+        hook = FlyteHook(self.flyte_conn_id, project=self.project, domain=self.domain)
+        try:
+            try:
+                run = hook.get_run(self.run_name, project=self.project, domain=self.domain)
+            except NotFoundError as exc:
+                raise FlyteRunFailedException(f"Flyte run {self.run_name!r} does not exist: {exc}") from exc
+            except RemoteError as exc:
+                if exc.retryable:
+                    self.log.warning("Could not read Flyte run %s (will poke again): %s", self.run_name, exc)
+                    return False
+                raise FlyteRunException(f"could not read Flyte run {self.run_name!r}: {exc}") from exc
+            ti = context["ti"]
+            ti.xcom_push(key=RUN_NAME_KEY, value=run.name)
+            ti.xcom_push(key=RUN_URL_KEY, value=run.url)
+            phase = run.phase.value
+            self.log.info("Flyte run %s is %s (waiting for %s)", run.name, phase, "/".join(self.target_phases))
+            if not self._reached(phase) and not run.done():
+                return False
+            fetch = self.return_outputs and run.phase.is_success
+            event = hook.result_event(run, fetch_outputs=fetch) if (run.done() and (fetch or not self._reached(phase))) \
+                else FlyteRunEvent.for_run(run)
+            return self._settle(event)
+        finally:
+            hook.close()
+
+    def _settle(self, event: FlyteRunEvent) -> PokeReturnValue:
+        if event.status in ("error", "deadline"):
+            event.raise_for_status()
+        if self._reached(event.phase):
+            return PokeReturnValue(is_done=True, xcom_value=self._result(event))
+        raise FlyteRunFailedException(
+            event.describe() + f" -- not one of the target phases {', '.join(self.target_phases)}")
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)
+        if isinstance(first, PokeReturnValue) and first.is_done:
+            return first.xcom_value
+        wait_for = "running" if "RUNNING" in self.target_phases else "terminal"
+        self.defer(
+            trigger=FlyteRunTrigger(
+                run_name=self.run_name, flyte_conn_id=self.flyte_conn_id, project=self.project, domain=self.domain,
+                deadline=time.time() + float(self.timeout), wait_for=wait_for,
+                fetch_outputs=self.return_outputs and bool({"SUCCEEDED", "RECOVERED", "RUNNING"} & set(self.target_phases)),
+                abort_on_deadline=False, cancel_on_kill=False,
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        result = FlyteRunEvent.from_payload(event)
+        if result.status == "deadline":
+            raise AirflowSensorTimeout(f"Sensor has timed out waiting for Flyte run {result.run_name}: {result.message}")
+        return self._settle(result).xcom_value

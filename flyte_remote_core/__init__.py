@@ -1,0 +1,118 @@
+"""A lean client for the Flyte 2 API over gRPC, using the official ``flyteidl2`` wire types.
+
+The public surface follows ``flyte.remote`` (Run, Action, Task, ActionOutputs,
+create_channel, upload_file, ...) plus an explicit :class:`FlyteClient`, so several
+endpoints can live in one process with no global state::
+
+    from flyte_remote_core import FlyteClient
+
+    client = FlyteClient("localhost:8090", insecure=True, project="flytesnacks", domain="development")
+    run = client.run("tasks.add", {"x": 1, "y": 2})
+    run.wait(quiet=True)
+    print(run.outputs().named)          # {'o0': 3}
+
+Every I/O method blocks; its ``.aio`` twin is awaitable (``await run.wait.aio()``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._action import Action, ActionDetails, ActionInputs, ActionOutputs
+from ._client import FlyteClient
+from ._default import init, upload_dir, upload_file
+from ._entities import Project, Secret, Trigger, User
+from ._errors import (
+    AlreadyExistsError,
+    AuthenticationError,
+    ConfigurationError,
+    FlyteError,
+    FlyteInputError,
+    InvalidArgumentError,
+    InvalidInputError,
+    InvalidRunNameError,
+    NotFoundError,
+    PermissionDeniedError,
+    RemoteDeadlineExceededError,
+    RemoteError,
+    RunAbortedError,
+    RunAlreadyExistsError,
+    RunError,
+    RunFailedError,
+    RunTimedOutError,
+    StorageError,
+    UnavailableError,
+    UnimplementedError,
+    WaitTimeoutError,
+)
+from ._launch import LaunchOutcome, check_run_name, deterministic_run_name, launch_or_attach
+from ._orchestrate import RunResult, abort_quietly, run_to_completion, wait_for_result
+from ._phases import TERMINAL, Phase
+from ._refs import DataFrameRef, DirRef, FileRef
+from ._run import Run, RunDetails
+from ._task import Task, TaskInput, TaskOutput
+
+__version__ = "0.1.0"
+
+
+async def create_channel(*args: Any, **kwargs: Any) -> Any:
+    """Create a ``grpc.aio`` channel with TLS and auth interceptors (seed API)."""
+    from ._channel import create_channel as _create_channel
+
+    return await _create_channel(*args, **kwargs)
+
+
+__all__ = [
+    "TERMINAL",
+    "Action",
+    "ActionDetails",
+    "ActionInputs",
+    "ActionOutputs",
+    "AlreadyExistsError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "DataFrameRef",
+    "DirRef",
+    "FileRef",
+    "FlyteClient",
+    "FlyteError",
+    "FlyteInputError",
+    "InvalidArgumentError",
+    "InvalidInputError",
+    "InvalidRunNameError",
+    "LaunchOutcome",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Phase",
+    "Project",
+    "RemoteDeadlineExceededError",
+    "RemoteError",
+    "Run",
+    "RunResult",
+    "RunAbortedError",
+    "RunAlreadyExistsError",
+    "RunDetails",
+    "RunError",
+    "RunFailedError",
+    "RunTimedOutError",
+    "Secret",
+    "StorageError",
+    "Task",
+    "TaskInput",
+    "TaskOutput",
+    "Trigger",
+    "UnavailableError",
+    "UnimplementedError",
+    "User",
+    "WaitTimeoutError",
+    "abort_quietly",
+    "check_run_name",
+    "create_channel",
+    "deterministic_run_name",
+    "init",
+    "launch_or_attach",
+    "run_to_completion",
+    "upload_dir",
+    "upload_file",
+    "wait_for_result",
+]

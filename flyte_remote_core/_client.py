@@ -1,0 +1,728 @@
+"""``FlyteClient``: an explicit client for one Flyte 2 endpoint, with no global state.
+
+Every I/O method has a blocking form and an ``.aio`` twin (``client.get_run("r1")`` and
+``await client.get_run.aio("r1")``). Several clients for several endpoints live side by
+side in one process; each keeps one gRPC channel per event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ._action import ActionDetails, ActionInputs, ActionOutputs
+from ._entities import Project, Secret, Trigger, User
+from ._errors import (
+    ConfigurationError,
+    NotFoundError,
+    RunAbortedError,
+    RunAlreadyExistsError,
+    RunError,
+    RunFailedError,
+    RunTimedOutError,
+    WaitTimeoutError,
+)
+from ._phases import Phase
+from ._rpc import Rpc
+from ._run import Run, RunDetails
+from ._syncify import LoopThread, syncify, syncify_gen
+from ._task import Task
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, repr=False)
+class ClientConfig:
+    """Everything needed to (re)build a channel. Secrets are kept out of ``repr``."""
+
+    endpoint: str
+    api_key: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    token: str | None = None
+    token_command: tuple[str, ...] | None = None
+    proxy_command: tuple[str, ...] | None = None
+    insecure: bool = False
+    insecure_skip_verify: bool = False
+    ca_cert_file_path: str | None = None
+    grpc_options: tuple[tuple[str, Any], ...] = ()
+    compression: Any = None
+    extra: tuple[tuple[str, Any], ...] = field(default=())
+
+    def __repr__(self) -> str:
+        auth = "api_key" if self.api_key else "client_credentials" if self.client_id else (
+            "token" if self.token else "command" if self.token_command else "none")
+        return f"ClientConfig(endpoint={self.endpoint!r}, insecure={self.insecure}, auth={auth})"
+
+    def key(self) -> str:
+        """A process-local identity of the connection settings (never logged: it holds secrets)."""
+        import hashlib
+
+        return hashlib.sha256(repr(sorted(self.channel_kwargs().items(), key=lambda kv: kv[0])).encode()).hexdigest()
+
+    def channel_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(
+            endpoint=self.endpoint,
+            api_key=self.api_key,
+            insecure=self.insecure,
+            insecure_skip_verify=self.insecure_skip_verify,
+            ca_cert_file_path=self.ca_cert_file_path,
+            grpc_options=list(self.grpc_options) or None,
+            compression=self.compression,
+            proxy_command=list(self.proxy_command) if self.proxy_command else None,
+        )
+        if self.client_id:
+            kwargs["client_id"] = self.client_id
+            kwargs["client_secret"] = self.client_secret
+        if self.token:
+            kwargs["token"] = self.token
+        if self.token_command:
+            kwargs["token_command"] = list(self.token_command)
+        kwargs.update(dict(self.extra))
+        return kwargs
+
+
+class FlyteClient:
+    """A client for one Flyte 2 endpoint, project and domain (both overridable per call)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        api_key: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token: str | None = None,
+        token_command: Sequence[str] | None = None,
+        proxy_command: Sequence[str] | None = None,
+        insecure: bool = False,
+        insecure_skip_verify: bool = False,
+        ca_cert_file_path: str | None = None,
+        grpc_options: Sequence[tuple[str, Any]] | None = None,
+        compression: Any = None,
+        project: str | None = None,
+        domain: str | None = None,
+        org: str | None = None,
+        console_url: str | None = None,
+        rpc_timeout: float | None = 60.0,
+        **channel_kwargs: Any,
+    ) -> None:
+        from ._endpoint import parse_endpoint
+
+        if not endpoint:
+            raise ConfigurationError("FlyteClient: endpoint is required (for example 'localhost:8090' or 'dns:///flyte.example.com')")
+        self._endpoint = parse_endpoint(endpoint)  # raises ConfigurationError on junk
+        if api_key and not org:
+            from ._auth import parse_api_key
+
+            org = parse_api_key(api_key).org or None
+        self.config = ClientConfig(
+            endpoint=endpoint,
+            api_key=api_key,
+            client_id=client_id,
+            client_secret=client_secret,
+            token=token,
+            token_command=tuple(token_command) if token_command else None,
+            proxy_command=tuple(proxy_command) if proxy_command else None,
+            insecure=bool(insecure) or self._endpoint.tls is False,
+            insecure_skip_verify=insecure_skip_verify,
+            ca_cert_file_path=ca_cert_file_path,
+            grpc_options=tuple(grpc_options or ()),
+            compression=compression,
+            extra=tuple(sorted(channel_kwargs.items())),
+        )
+        self.project = project or "flytesnacks"
+        self.domain = domain or "development"
+        self.org = org or ""
+        self._console_url = console_url
+        from ._channel import channel_config
+
+        # Validated now, so a bad option fails at construction; its token sources (and cached
+        # tokens) are shared by the channels of every event loop.
+        self._channel_config = channel_config(**self.config.channel_kwargs())
+        self._rpc = Rpc(self._make_channel, timeout=rpc_timeout)
+        self._loop_thread = LoopThread()
+        self._closed = False
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> FlyteClient:
+        """Build a client from ``FLYTE_*`` environment variables; keyword arguments win."""
+        env = os.environ
+        values: dict[str, Any] = {
+            "endpoint": env.get("FLYTE_ENDPOINT"),
+            "api_key": env.get("FLYTE_API_KEY"),
+            "client_id": env.get("FLYTE_CLIENT_ID"),
+            "client_secret": env.get("FLYTE_CLIENT_SECRET"),
+            "project": env.get("FLYTE_PROJECT"),
+            "domain": env.get("FLYTE_DOMAIN"),
+            "org": env.get("FLYTE_ORG"),
+            "insecure": env.get("FLYTE_INSECURE", "").strip().lower() in _TRUE,
+            "ca_cert_file_path": env.get("FLYTE_CA_CERT"),
+        }
+        values.update({k: v for k, v in overrides.items()})
+        endpoint = values.pop("endpoint", None)
+        if not endpoint and values.get("api_key"):
+            from ._auth import parse_api_key
+
+            endpoint = parse_api_key(values["api_key"]).endpoint
+        if not endpoint:
+            raise ConfigurationError("FLYTE_ENDPOINT is not set (and no FLYTE_API_KEY names an endpoint)")
+        return cls(endpoint, **{k: v for k, v in values.items() if v is not None})
+
+    def __repr__(self) -> str:
+        return f"FlyteClient(endpoint={self.config.endpoint!r}, project={self.project!r}, domain={self.domain!r})"
+
+    async def _make_channel(self) -> Any:
+        return await self._channel_config.open()
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def close(self) -> None:
+        """Close channels and stop the private loop. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        for loop, channel in self._rpc.drop_all():
+            if loop.is_closed():
+                continue
+            if loop is self._loop_thread._loop:
+                try:
+                    self._loop_thread.run(channel.close())
+                except Exception:
+                    pass
+            elif loop.is_running():
+                asyncio.run_coroutine_threadsafe(channel.close(), loop)
+        self._loop_thread.stop()
+
+    async def aclose(self) -> None:
+        await self._rpc.close()
+
+    def __enter__(self) -> FlyteClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- helpers --------------------------------------------------------------------------
+    def _scope(self, project: str | None, domain: str | None) -> tuple[str, str]:
+        return project or self.project, domain or self.domain
+
+    def run_url(self, run_name: str, *, project: str | None = None, domain: str | None = None, action: str | None = None) -> str:
+        """The console URL of a run (action pages add ``?i=<action>``)."""
+        project, domain = self._scope(project, domain)
+        if self._console_url:
+            base = self._console_url.rstrip("/")
+            url = f"{base}/v2/domain/{domain}/project/{project}/runs/{run_name}"
+            return url + (f"?i={action}" if action else "")
+        from ._endpoint import console_url
+
+        return console_url(self.config.endpoint, insecure=self.config.insecure, project=project, domain=domain,
+                           run_name=run_name, action=action)
+
+    def _run_id(self, name: str, project: str | None, domain: str | None) -> Any:
+        from flyteidl2.common import identifier_pb2
+
+        project, domain = self._scope(project, domain)
+        return identifier_pb2.RunIdentifier(org=self.org, project=project, domain=domain, name=name)
+
+    def _root_action_id(self, run_id: Any) -> Any:
+        from flyteidl2.common import identifier_pb2
+
+        return identifier_pb2.ActionIdentifier(run=run_id, name="a0")
+
+    async def _select_cluster(self, operation: str, project: str | None = None, domain: str | None = None) -> None:
+        # The official SDK asks before every data-proxy call; an empty endpoint means "same endpoint",
+        # which is all this client supports today (a different one raises below).
+        from flyteidl2.cluster import payload_pb2
+        from flyteidl2.common import identifier_pb2
+
+        project, domain = self._scope(project, domain)
+        request = payload_pb2.SelectClusterRequest(
+            project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=domain, name=project),
+            operation=payload_pb2.SelectClusterRequest.Operation.Value(operation),
+        )
+        try:
+            response = await self._rpc.call("cluster", "SelectCluster", request, entity=f"project {project}")
+        except Exception as exc:  # backends without a ClusterService serve data from the same endpoint
+            from ._errors import UnimplementedError
+
+            if isinstance(exc, UnimplementedError):
+                return
+            raise
+        if response.cluster_endpoint and response.cluster_endpoint not in (self.config.endpoint,):
+            from ._endpoint import parse_endpoint
+
+            if parse_endpoint(response.cluster_endpoint).target != self._endpoint.target:
+                raise ConfigurationError(
+                    f"the backend routes {operation} to another cluster endpoint ({response.cluster_endpoint}); "
+                    "multi-cluster data planes are not supported by this client yet"
+                )
+
+    # -- tasks ----------------------------------------------------------------------------
+    @syncify
+    async def get_task(self, name: str, version: str | None = None, *, project: str | None = None,
+                       domain: str | None = None) -> Task:
+        """A deployed task; ``version`` None or "latest" picks the newest deployed version."""
+        from flyteidl2.task import task_definition_pb2, task_service_pb2
+
+        project, domain = self._scope(project, domain)
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"task name must be a non-empty string, got {name!r}")
+        if version in (None, "", "latest"):
+            version = await self._latest_version(name, project, domain)
+        task_id = task_definition_pb2.TaskIdentifier(org=self.org, project=project, domain=domain, name=name, version=version)
+        response = await self._rpc.call("task", "GetTaskDetails", task_service_pb2.GetTaskDetailsRequest(task_id=task_id),
+                                        entity=f"task {name}@{version} in {project}/{domain}")
+        return Task(response.details, client=self)
+
+    async def _latest_version(self, name: str, project: str, domain: str) -> str:
+        from flyteidl2.common import identifier_pb2, list_pb2
+        from flyteidl2.task import task_service_pb2
+
+        request = task_service_pb2.ListTasksRequest(
+            org=self.org,
+            project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=domain, name=project),
+            request=list_pb2.ListRequest(
+                limit=1,
+                sort_by=list_pb2.Sort(key="created_at", direction=list_pb2.Sort.DESCENDING),
+                filters=[list_pb2.Filter(function=list_pb2.Filter.Function.EQUAL, field="name", values=[name])],
+            ),
+        )
+        response = await self._rpc.call("task", "ListTasks", request, entity=f"task {name} in {project}/{domain}")
+        for task in response.tasks:
+            if task.task_id.name == name:
+                return str(task.task_id.version)
+        raise NotFoundError(f"no task named {name!r} is deployed", entity=f"project {project}/{domain}",
+                            hint="Check the task name (module.function) and that it is deployed to this project and domain")
+
+    @syncify
+    async def list_tasks(self, *, project: str | None = None, domain: str | None = None, limit: int = 200) -> list[Task]:
+        """The latest version of every task deployed in a project and domain."""
+        from flyteidl2.common import identifier_pb2, list_pb2
+        from flyteidl2.task import task_service_pb2
+
+        project, domain = self._scope(project, domain)
+        tasks: list[Task] = []
+        token = ""
+        while len(tasks) < limit:
+            request = task_service_pb2.ListTasksRequest(
+                org=self.org,
+                project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=domain, name=project),
+                request=list_pb2.ListRequest(limit=min(200, limit - len(tasks)), token=token),
+            )
+            response = await self._rpc.call("task", "ListTasks", request, entity=f"project {project}/{domain}")
+            tasks.extend(Task(t, client=self) for t in response.tasks)
+            token = response.token
+            if not token or not response.tasks:
+                break
+        return tasks
+
+    # -- runs ------------------------------------------------------------------------------
+    @syncify
+    async def run(
+        self,
+        task_or_name: Task | str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        project: str | None = None,
+        domain: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
+        envs: Mapping[str, str] | None = None,
+        overwrite_cache: bool = False,
+        interruptible: bool | None = None,
+        queue: str | None = None,
+    ) -> Run:
+        """Launch a run of a deployed task.
+
+        Inputs are checked against the task's interface before anything is sent. With a
+        ``name`` that already exists, raises :class:`RunAlreadyExistsError` carrying the
+        existing run (whichever way the backend reports it).
+        """
+        from ._launch import check_run_name
+
+        if name is not None:
+            check_run_name(name)
+        task = task_or_name if isinstance(task_or_name, Task) else await self.get_task.aio(
+            task_or_name, version, project=project, domain=domain)
+        prepared = task.to_inputs(inputs)
+        options = dict(labels=labels, annotations=annotations, envs=envs, overwrite_cache=overwrite_cache,
+                       interruptible=interruptible, queue=queue)
+        if name is not None:
+            try:
+                existing = await self.get_run.aio(name, project=project or task.project, domain=domain or task.domain)
+            except NotFoundError:
+                pass
+            else:
+                raise RunAlreadyExistsError(existing, entity=f"run {name}")
+        return await self._create_run(task, prepared, name=name, project=project or task.project,
+                                      domain=domain or task.domain, **options)
+
+    async def _create_run(self, task: Task, inputs: Any, *, name: str | None, project: str, domain: str,
+                          labels: Mapping[str, str] | None = None, annotations: Mapping[str, str] | None = None,
+                          envs: Mapping[str, str] | None = None, overwrite_cache: bool = False,
+                          interruptible: bool | None = None, queue: str | None = None) -> Run:
+        from flyteidl2.common import identifier_pb2
+        from flyteidl2.core import literals_pb2
+        from flyteidl2.dataproxy import dataproxy_service_pb2
+        from flyteidl2.task import run_pb2
+        from flyteidl2.workflow import run_service_pb2
+        from google.protobuf import wrappers_pb2
+
+        project_id = identifier_pb2.ProjectIdentifier(organization=self.org, domain=domain, name=project)
+        run_id = identifier_pb2.RunIdentifier(org=self.org, project=project, domain=domain, name=name) if name else None
+        # Offload the inputs first, as the official SDK does (large inputs never ride on CreateRun).
+        await self._select_cluster("OPERATION_UPLOAD_INPUTS", project, domain)
+        upload = dataproxy_service_pb2.UploadInputsRequest(task_id=task.task_id, inputs=inputs,
+                                                           **({"run_id": run_id} if run_id else {"project_id": project_id}))
+        offloaded = (await self._rpc.call("dataproxy", "UploadInputs", upload, entity=f"inputs of {task.name}")).offloaded_input_data
+
+        spec = run_pb2.RunSpec(overwrite_cache=overwrite_cache, queue=queue or "")
+        if labels:
+            spec.labels.values.update(dict(labels))
+        if annotations:
+            spec.annotations.values.update(dict(annotations))
+        if envs:
+            spec.envs.values.extend(literals_pb2.KeyValuePair(key=k, value=str(v)) for k, v in envs.items())
+        if interruptible is not None:
+            spec.interruptible.CopyFrom(wrappers_pb2.BoolValue(value=interruptible))
+        request = run_service_pb2.CreateRunRequest(task_id=task.task_id, offloaded_input_data=offloaded, run_spec=spec,
+                                                   **({"run_id": run_id} if run_id else {"project_id": project_id}))
+        entity = f"run {name or '(new)'} of {task.name}"
+        try:
+            # A named CreateRun is safe to repeat (the backend answers "exists"); an unnamed one is not.
+            response = await self._rpc.call("run", "CreateRun", request, entity=entity, idempotent=bool(name))
+        except Exception as exc:
+            from ._errors import AlreadyExistsError
+
+            if isinstance(exc, AlreadyExistsError) and name:
+                raise RunAlreadyExistsError(await self.get_run.aio(name, project=project, domain=domain), entity=entity) from None
+            raise
+        return Run(response.run, client=self)
+
+    @syncify
+    async def get_run(self, name: str, *, project: str | None = None, domain: str | None = None) -> Run:
+        details = await self._run_details(self._run_id(name, project, domain))
+        from flyteidl2.workflow import run_definition_pb2
+
+        pb = run_definition_pb2.Run()
+        action = details.pb2.action
+        pb.action.id.CopyFrom(action.id)
+        pb.action.metadata.CopyFrom(action.metadata)
+        pb.action.status.CopyFrom(action.status)
+        return Run(pb, details, client=self)
+
+    @syncify
+    async def list_runs(self, *, project: str | None = None, domain: str | None = None, task_name: str | None = None,
+                        limit: int = 100) -> list[Run]:
+        from flyteidl2.common import identifier_pb2, list_pb2
+        from flyteidl2.task import task_definition_pb2
+        from flyteidl2.workflow import run_service_pb2
+
+        project, domain = self._scope(project, domain)
+        runs: list[Run] = []
+        token = ""
+        while len(runs) < limit:
+            request = run_service_pb2.ListRunsRequest(
+                org=self.org,
+                project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=domain, name=project),
+                request=list_pb2.ListRequest(limit=min(200, limit - len(runs)), token=token),
+            )
+            if task_name:
+                request.task_name.CopyFrom(task_definition_pb2.TaskName(org=self.org, project=project, domain=domain, name=task_name))
+            response = await self._rpc.call("run", "ListRuns", request, entity=f"project {project}/{domain}")
+            runs.extend(Run(r, client=self) for r in response.runs)
+            token = response.token
+            if not token or not response.runs:
+                break
+        return runs
+
+    @syncify
+    async def launch_or_attach(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str,
+                               attempt: int = 1, prefix: str = "r", **options: Any) -> Any:
+        """Idempotent launch for orchestrators; see :func:`flyte_remote_core.launch_or_attach`."""
+        from ._launch import launch_or_attach
+
+        return await launch_or_attach(self, task, dict(inputs or {}), key=key, attempt=attempt, prefix=prefix, **options)
+
+    async def _run_details(self, run_id: Any) -> RunDetails:
+        from flyteidl2.workflow import run_service_pb2
+
+        response = await self._rpc.call("run", "GetRunDetails", run_service_pb2.GetRunDetailsRequest(run_id=run_id),
+                                        entity=f"run {run_id.name} in {run_id.project}/{run_id.domain}")
+        return RunDetails(response.details, client=self)
+
+    async def _action_details(self, action_id: Any) -> ActionDetails:
+        from flyteidl2.workflow import run_service_pb2
+
+        response = await self._rpc.call("run", "GetActionDetails", run_service_pb2.GetActionDetailsRequest(action_id=action_id),
+                                        entity=f"action {action_id.run.name}/{action_id.name}")
+        return ActionDetails(response.details, client=self)
+
+    async def _action_data(self, action_id: Any, interface: Any | None) -> tuple[ActionInputs, ActionOutputs]:
+        from flyteidl2.dataproxy import dataproxy_service_pb2
+
+        from ._literals import literals_to_python
+        from ._storage import read_uri
+
+        await self._select_cluster("OPERATION_GET_ACTION_DATA", action_id.run.project, action_id.run.domain)
+        response = await self._rpc.call("dataproxy", "GetActionData",
+                                        dataproxy_service_pb2.GetActionDataRequest(action_id=action_id),
+                                        entity=f"data of run {action_id.run.name}")
+        in_vars = list(interface.inputs.variables) if interface is not None else None
+        out_vars = list(interface.outputs.variables) if interface is not None else None
+
+        def decode() -> tuple[dict[str, Any], dict[str, Any]]:
+            return (literals_to_python(response.inputs.literals, in_vars, read_uri=read_uri),
+                    literals_to_python(response.outputs.literals, out_vars, read_uri=read_uri))
+
+        inputs, outputs = await asyncio.to_thread(decode) if _has_offloaded(response) else decode()
+        return (ActionInputs(response.inputs, inputs),
+                ActionOutputs(response.outputs, tuple(outputs.values()), tuple(outputs.keys())))
+
+    def _run_error(self, details: ActionDetails) -> RunError:
+        phase = details.phase
+        url = self.run_url(details.run_name, project=details.pb2.id.run.project, domain=details.pb2.id.run.domain)
+        if phase is Phase.ABORTED:
+            info = details.abort_info
+            return RunAbortedError(details.run_name, phase=phase.value, message=info.reason if info else "", url=url)
+        err = details.error_info
+        kind = code = None
+        message = ""
+        if err is not None:
+            from flyteidl2.workflow import run_definition_pb2
+
+            kind = run_definition_pb2.ErrorInfo.Kind.Name(err.kind).removeprefix("KIND_")
+            kind = None if kind == "UNSPECIFIED" else kind
+            code, message = err.code or None, err.message
+        cls = RunTimedOutError if phase is Phase.TIMED_OUT else RunFailedError
+        return cls(details.run_name, phase=phase.value, message=message, kind=kind, code=code, url=url)
+
+    # -- waiting ---------------------------------------------------------------------------
+    def _watcher(self) -> Any:
+        from ._watcher import shared_watcher
+
+        return shared_watcher(self.config.key(), self._make_channel)
+
+    async def _wait_action(self, action_id: Any, *, quiet: bool, wait_for: str, timeout: float | None) -> ActionDetails:
+        from ._progress import WaitPanel
+
+        if wait_for not in ("terminal", "running"):
+            raise ConfigurationError(f"wait_for must be 'terminal' or 'running', got {wait_for!r}")
+        if timeout is not None and timeout <= 0:
+            raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}")
+
+        def until(phase: Phase) -> bool:
+            return phase.is_terminal or (wait_for == "running" and phase is Phase.RUNNING)
+
+        url = self.run_url(action_id.run.name, project=action_id.run.project, domain=action_id.run.domain)
+        last: list[Phase] = []
+        with WaitPanel(run_name=action_id.run.name, url=url, quiet=quiet) as panel:
+            def on_status(phase: Phase, status: Any) -> None:
+                last.append(phase)
+                panel.phase(phase, status)
+
+            try:
+                await asyncio.wait_for(self._watcher().wait(action_id, until, on_status), timeout)
+            except asyncio.TimeoutError:
+                raise WaitTimeoutError(action_id.run.name, timeout or 0, last[-1].value if last else None) from None
+            details = await self._action_details(action_id)
+            if details.phase.is_terminal and not details.phase.is_success:
+                panel.fail(str(self._run_error(details)))
+        return details
+
+    async def _watch_action(self, action_id: Any) -> AsyncIterator[ActionDetails]:
+        """WatchActionDetails with reconnects: re-reads state after every gap, ends at terminal."""
+        from flyteidl2.workflow import run_service_pb2
+
+        from ._rpc import RetryPolicy, is_transient
+
+        backoff = RetryPolicy(attempts=1_000_000, initial_backoff=0.05, max_backoff=5.0)
+        request = run_service_pb2.WatchActionDetailsRequest(action_id=action_id)
+        failures = 0
+        while True:
+            try:
+                async for message in self._rpc.stream("run", "WatchActionDetails", request,
+                                                      entity=f"run {action_id.run.name}"):
+                    failures = 0
+                    details = ActionDetails(message.details, client=self)
+                    yield details
+                    if details.done():
+                        return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+            # A clean close before a terminal phase, or a transient failure: re-read and go on.
+            await asyncio.sleep(backoff.backoff(failures))
+            failures += 1
+
+    async def _abort_run(self, run_id: Any, reason: str) -> None:
+        from flyteidl2.workflow import run_service_pb2
+
+        await self._rpc.call("run", "AbortRun", run_service_pb2.AbortRunRequest(run_id=run_id, reason=reason),
+                             entity=f"run {run_id.name} in {run_id.project}/{run_id.domain}")
+
+    async def _tail_logs(self, action_id: Any, *, attempt: int | None, follow: bool) -> AsyncIterator[str]:
+        from flyteidl2.dataproxy import dataproxy_service_pb2
+
+        if attempt is None:
+            attempt = max(1, (await self._action_details(action_id)).attempts)
+        await self._select_cluster("OPERATION_TAIL_LOGS", action_id.run.project, action_id.run.domain)
+        request = dataproxy_service_pb2.TailLogsRequest(action_id=action_id, attempt=attempt)
+        async for message in self._rpc.stream("dataproxy", "TailLogs", request, entity=f"logs of run {action_id.run.name}"):
+            for logs in message.logs:
+                for line in logs.lines:
+                    yield line.message
+            if not follow:
+                return
+
+    # -- projects, secrets, triggers, user, uploads ---------------------------------------------
+    @syncify
+    async def get_project(self, name: str | None = None) -> Project:
+        from flyteidl2.project import project_service_pb2
+
+        name = name or self.project
+        response = await self._rpc.call("project", "GetProject", project_service_pb2.GetProjectRequest(id=name, org=self.org),
+                                        entity=f"project {name}")
+        return Project(response.project, client=self)
+
+    @syncify
+    async def list_projects(self, *, limit: int = 100) -> list[Project]:
+        from flyteidl2.project import project_service_pb2
+
+        response = await self._rpc.call("project", "ListProjects",
+                                        project_service_pb2.ListProjectsRequest(limit=limit, org=self.org))
+        return [Project(p, client=self) for p in response.projects.projects]
+
+    def _secret_id(self, name: str, project: str | None, domain: str | None) -> Any:
+        from flyteidl2.secret import definition_pb2
+
+        return definition_pb2.SecretIdentifier(name=name, organization=self.org, project=project or "", domain=domain or "")
+
+    @syncify
+    async def create_secret(self, name: str, value: str | bytes, *, project: str | None = None,
+                            domain: str | None = None, type: str = "generic") -> None:
+        from flyteidl2.secret import definition_pb2, payload_pb2
+
+        spec = definition_pb2.SecretSpec(type=definition_pb2.SecretType.Value(f"SECRET_TYPE_{type.upper()}"))
+        if isinstance(value, bytes):
+            spec.binary_value = value
+        else:
+            spec.string_value = value
+        await self._rpc.call("secret", "CreateSecret",
+                             payload_pb2.CreateSecretRequest(id=self._secret_id(name, project, domain), secret_spec=spec),
+                             entity=f"secret {name}")
+
+    @syncify
+    async def get_secret(self, name: str, *, project: str | None = None, domain: str | None = None) -> Secret:
+        from flyteidl2.secret import payload_pb2
+
+        response = await self._rpc.call("secret", "GetSecret",
+                                        payload_pb2.GetSecretRequest(id=self._secret_id(name, project, domain)),
+                                        entity=f"secret {name}")
+        return Secret(response.secret, client=self)
+
+    @syncify
+    async def list_secrets(self, *, project: str | None = None, domain: str | None = None, limit: int = 100) -> list[Secret]:
+        from flyteidl2.secret import payload_pb2
+
+        response = await self._rpc.call("secret", "ListSecrets", payload_pb2.ListSecretsRequest(
+            organization=self.org, project=project or "", domain=domain or "", limit=limit))
+        return [Secret(s, client=self) for s in response.secrets]
+
+    @syncify
+    async def delete_secret(self, name: str, *, project: str | None = None, domain: str | None = None) -> None:
+        from flyteidl2.secret import payload_pb2
+
+        await self._rpc.call("secret", "DeleteSecret", payload_pb2.DeleteSecretRequest(id=self._secret_id(name, project, domain)),
+                             entity=f"secret {name}", idempotent=False)
+
+    def _trigger_name(self, name: str, task_name: str, project: str | None, domain: str | None) -> Any:
+        from flyteidl2.common import identifier_pb2
+
+        project, domain = self._scope(project, domain)
+        return identifier_pb2.TriggerName(org=self.org, project=project, domain=domain, name=name, task_name=task_name)
+
+    @syncify
+    async def get_trigger(self, name: str, *, task_name: str, project: str | None = None, domain: str | None = None) -> Trigger:
+        from flyteidl2.trigger import trigger_service_pb2
+
+        response = await self._rpc.call("trigger", "GetTriggerDetails", trigger_service_pb2.GetTriggerDetailsRequest(
+            name=self._trigger_name(name, task_name, project, domain)), entity=f"trigger {name} of {task_name}")
+        details = response.trigger
+        from flyteidl2.trigger import trigger_definition_pb2
+
+        pb = trigger_definition_pb2.Trigger(id=details.id, active=details.spec.active,
+                                            automation_spec=details.automation_spec)
+        return Trigger(pb, details, client=self)
+
+    @syncify
+    async def list_triggers(self, *, task_name: str | None = None, project: str | None = None,
+                            domain: str | None = None, limit: int = 100) -> list[Trigger]:
+        from flyteidl2.common import identifier_pb2, list_pb2
+        from flyteidl2.trigger import trigger_service_pb2
+
+        project, domain = self._scope(project, domain)
+        request = trigger_service_pb2.ListTriggersRequest(
+            org=self.org, request=list_pb2.ListRequest(limit=limit),
+            project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=domain, name=project))
+        if task_name:
+            request.task_name.CopyFrom(_task_name(self.org, project, domain, task_name))
+        response = await self._rpc.call("trigger", "ListTriggers", request, entity=f"project {project}/{domain}")
+        return [Trigger(t, client=self) for t in response.triggers]
+
+    @syncify
+    async def set_trigger_active(self, name: str, active: bool, *, task_name: str, project: str | None = None,
+                                 domain: str | None = None) -> None:
+        from flyteidl2.trigger import trigger_service_pb2
+
+        await self._rpc.call("trigger", "UpdateTriggers", trigger_service_pb2.UpdateTriggersRequest(
+            names=[self._trigger_name(name, task_name, project, domain)], active=active), entity=f"trigger {name}")
+
+    @syncify
+    async def user(self) -> User:
+        from flyteidl2.auth import identity_pb2
+
+        response = await self._rpc.call("identity", "UserInfo", identity_pb2.UserInfoRequest())
+        return User(response)
+
+    @syncify
+    async def upload_file(self, fp: Path | str, verify: bool = True) -> tuple[str, str]:
+        """Upload a file through the data proxy; returns ``(md5 hex, remote URI)``."""
+        from ._upload import upload_file
+
+        return await upload_file(self, fp, verify=verify)
+
+    @syncify
+    async def upload_dir(self, dir_path: Path | str, verify: bool = True) -> str:
+        """Upload a directory keeping sub-folder paths; returns the remote directory URI."""
+        from ._upload import upload_dir
+
+        return await upload_dir(self, dir_path, verify=verify)
+
+    def with_scope(self, *, project: str | None = None, domain: str | None = None) -> FlyteClient:
+        """A new client for the same endpoint and credentials with another default project/domain."""
+        other = object.__new__(FlyteClient)
+        other.__dict__.update(self.__dict__)
+        other.project, other.domain = self._scope(project, domain)
+        other.config = replace(self.config)
+        other._rpc = Rpc(other._make_channel)
+        other._channel_config = self._channel_config
+        other._loop_thread = LoopThread()
+        other._closed = False
+        return other
+
+
+def _task_name(org: str, project: str, domain: str, name: str) -> Any:
+    from flyteidl2.task import task_definition_pb2
+
+    return task_definition_pb2.TaskName(org=org, project=project, domain=domain, name=name)
+
+
+def _has_offloaded(response: Any) -> bool:
+    return any(nl.value.HasField("offloaded_metadata") for nl in list(response.inputs.literals) + list(response.outputs.literals))

@@ -1,0 +1,131 @@
+"""Small remote records: Project, Secret, Trigger, User, and the JSON mixin they all share."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf.json_format import MessageToDict
+
+if TYPE_CHECKING:
+    from ._client import FlyteClient
+
+
+class ToJSONMixin:
+    """``to_dict()`` and ``to_json()`` from the wrapped protobuf message."""
+
+    pb2: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return MessageToDict(self.pb2, preserving_proto_field_name=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), default=str)
+
+
+class Project(ToJSONMixin):
+    """A project on the backend, with the domains it offers."""
+
+    def __init__(self, pb2: Any, *, client: FlyteClient | None = None) -> None:
+        self.pb2 = pb2
+        self._client = client
+
+    @property
+    def name(self) -> str:
+        return str(self.pb2.id or self.pb2.name)
+
+    @property
+    def domains(self) -> list[str]:
+        return [d.id or d.name for d in self.pb2.domains]
+
+    def __repr__(self) -> str:
+        return f"Project(name={self.name!r}, domains={self.domains!r})"
+
+
+class Secret(ToJSONMixin):
+    """A secret's name and type. Values are never read back from the backend."""
+
+    def __init__(self, pb2: Any, *, client: FlyteClient | None = None) -> None:
+        self.pb2 = pb2
+        self._client = client
+
+    @property
+    def name(self) -> str:
+        return str(self.pb2.id.name)
+
+    @property
+    def type(self) -> str:
+        from flyteidl2.secret import definition_pb2
+
+        raw = self.pb2.secret_metadata.type if self.pb2.HasField("secret_metadata") else 0
+        return definition_pb2.SecretType.Name(raw).removeprefix("SECRET_TYPE_").lower()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data.pop("value", None)
+        return data
+
+    def __repr__(self) -> str:
+        return f"Secret(name={self.name!r}, type={self.type!r})"
+
+
+class Trigger(ToJSONMixin):
+    """A schedule (or other automation) that launches runs of a task."""
+
+    def __init__(self, pb2: Any, details: Any | None = None, *, client: FlyteClient | None = None) -> None:
+        self.pb2 = pb2
+        self.details = details
+        self._client = client
+
+    @property
+    def id(self) -> Any:
+        return self.pb2.id
+
+    @property
+    def name(self) -> str:
+        return str(self.pb2.id.name.name)
+
+    @property
+    def task_name(self) -> str:
+        return str(self.pb2.id.name.task_name)
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.pb2.active)
+
+    @property
+    def automation_spec(self) -> Any:
+        return self.pb2.automation_spec
+
+    async def _get_details(self) -> Any:
+        assert self._client is not None, "this Trigger has no client"
+        trigger = await self._client.get_trigger.aio(self.name, task_name=self.task_name)
+        self.details = trigger.details
+        return self.details
+
+    def get_details(self) -> Any:
+        """Get detailed information about this trigger (``get_details.aio`` style: ``await t.aget_details()``)."""
+        assert self._client is not None, "this Trigger has no client"
+        return self._client._loop_thread.run(self._get_details())
+
+    async def aget_details(self) -> Any:
+        return await self._get_details()
+
+    def __repr__(self) -> str:
+        return f"Trigger(name={self.name!r}, task_name={self.task_name!r}, active={self.is_active})"
+
+
+class User(ToJSONMixin):
+    """The identity the backend sees for our credentials."""
+
+    def __init__(self, pb2: Any) -> None:
+        self.pb2 = pb2
+
+    def name(self) -> str:
+        return str(self.pb2.name or self.pb2.preferred_username or self.pb2.subject)
+
+    def subject(self) -> str:
+        return str(self.pb2.subject)
+
+    def __repr__(self) -> str:
+        return f"User(subject={self.subject()!r})"

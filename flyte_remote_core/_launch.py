@@ -1,0 +1,136 @@
+"""Run names, and the idempotent launch that both orchestrator integrations use.
+
+Orchestrators retry: a worker dies mid-wait, a step is retried, a task is cleared. Each
+retry must not start a second remote run while the first is alive, and must not redo a
+run that already succeeded. :func:`launch_or_attach` gets that from deterministic run
+names: a stable key (Airflow: dag, task, run id, map index; Dagster: run id, step key,
+partition) and a launch attempt give one name, and earlier attempts' names are checked
+before anything new is launched.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._errors import InvalidRunNameError, NotFoundError, RunAlreadyExistsError
+
+if TYPE_CHECKING:
+    from ._client import FlyteClient
+    from ._run import Run
+
+MAX_RUN_NAME = 30
+_RUN_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# How far back a new attempt looks for an earlier attempt's run.
+_LOOKBACK = 8
+
+
+def check_run_name(name: str) -> str:
+    """Return ``name`` if the backend would accept it, else raise InvalidRunNameError."""
+    if not isinstance(name, str):
+        raise InvalidRunNameError(repr(name), f"expected a string, got {type(name).__name__}")
+    if not name:
+        raise InvalidRunNameError(name, "it is empty")
+    if len(name) > MAX_RUN_NAME:
+        raise InvalidRunNameError(name, f"it has {len(name)} characters, more than {MAX_RUN_NAME}")
+    if not _RUN_NAME.match(name):
+        raise InvalidRunNameError(name, "it has characters or a shape outside [a-z]([-a-z0-9]*[a-z0-9])?")
+    return name
+
+
+def deterministic_run_name(key: str, attempt: int = 1, *, prefix: str = "r") -> str:
+    """A valid run name from a stable key and a launch attempt (1, 2, ...).
+
+    ``prefix`` (a short lower-case word such as ``"af"`` or ``"dg"``) makes names readable
+    in the console. The digest is 80 bits of SHA-256 in lower-case base32.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt must be >= 1, got {attempt}")
+    prefix = re.sub(r"[^a-z0-9-]", "", prefix.lower()) or "r"
+    if not prefix[0].isalpha():
+        prefix = "r" + prefix
+    digest = base64.b32encode(hashlib.sha256(key.encode()).digest()).decode().lower().rstrip("=")
+    suffix = f"-{attempt}"
+    room = MAX_RUN_NAME - len(suffix) - 1
+    prefix = prefix[: max(1, room - 16)]
+    name = f"{prefix}-{digest[: room - len(prefix)]}{suffix}"
+    return check_run_name(name)
+
+
+@dataclass(frozen=True)
+class LaunchOutcome:
+    """What :func:`launch_or_attach` did.
+
+    ``action`` is ``"launched"`` (a new run), ``"attached"`` (an earlier attempt's run was
+    still active) or ``"reused"`` (an earlier attempt's run had SUCCEEDED).
+    """
+
+    run: Run
+    action: str
+    attempt: int
+
+    @property
+    def launched(self) -> bool:
+        return self.action == "launched"
+
+
+async def launch_or_attach(
+    client: FlyteClient,
+    task: Any,
+    inputs: dict[str, Any] | None = None,
+    *,
+    key: str,
+    attempt: int = 1,
+    prefix: str = "r",
+    project: str | None = None,
+    domain: str | None = None,
+    version: str | None = None,
+    **run_options: Any,
+) -> LaunchOutcome:
+    """Attach to, reuse, or launch the run for ``key``; see the module docstring.
+
+    Inputs are converted and checked before any remote call that could start work.
+    """
+    task_obj = task if hasattr(task, "interface") else await client.get_task.aio(
+        task, version=version, project=project, domain=domain
+    )
+    prepared = task_obj.to_inputs(inputs)  # raises InvalidInputError before anything is sent
+    project = project or task_obj.project
+    domain = domain or task_obj.domain
+
+    failed_at = 0
+    for earlier in range(attempt, max(0, attempt - _LOOKBACK), -1):
+        found = await _find_run(client, deterministic_run_name(key, earlier, prefix=prefix), project, domain)
+        if found is None:
+            continue
+        if found.phase.is_success:
+            return LaunchOutcome(found, "reused", earlier)
+        if not found.phase.is_terminal:
+            return LaunchOutcome(found, "attached", earlier)
+        failed_at = earlier  # FAILED, ABORTED or TIMED_OUT: launch anew
+        break
+
+    launch_attempt = attempt
+    if failed_at == attempt:
+        # This very attempt's name is taken by a failed run (the caller did not bump its
+        # attempt): take the next free name rather than attach to the failure.
+        launch_attempt = attempt + 1
+        while await _find_run(client, deterministic_run_name(key, launch_attempt, prefix=prefix), project, domain):
+            launch_attempt += 1
+    name = deterministic_run_name(key, launch_attempt, prefix=prefix)
+    try:
+        run = await client._create_run(task_obj, prepared, name=name, project=project, domain=domain, **run_options)
+    except RunAlreadyExistsError as exc:  # raced with another launcher of the same attempt
+        run = exc.run
+        return LaunchOutcome(run, "reused" if run.phase.is_success else "attached", launch_attempt)
+    return LaunchOutcome(run, "launched", launch_attempt)
+
+
+async def _find_run(client: FlyteClient, name: str, project: str, domain: str) -> Run | None:
+    try:
+        return await client.get_run.aio(name, project=project, domain=domain)
+    except NotFoundError:
+        return None

@@ -1,0 +1,275 @@
+"""The shared watcher: many waits, few streams.
+
+A server caps concurrent HTTP/2 streams per connection (100 is common, about 250 on Go
+servers). One ``WatchActionDetails`` stream per waited run therefore stalls silently past
+that cap. Instead, each (endpoint and credentials, event loop) gets one watcher that keeps
+one ``WatchRuns`` stream per (org, project, domain) and fans its updates out to waiters.
+
+Correctness rules:
+
+* a new waiter reads the run's current state once the stream is up (the stream's first
+  batch holds only some runs), so a run that ended before the wait began is seen at once;
+* after every reconnect all waiters are re-read (a terminal transition during the gap is
+  never missed); reconnects back off with jitter;
+* a slow periodic re-read guards against a backend that goes quiet without closing;
+* when the last waiter of a stream leaves (done, cancelled or timed out), the stream and
+  its task stop: nothing keeps running behind a cancelled wait;
+* a backend without ``WatchRuns`` falls back to one ``WatchActionDetails`` stream per run,
+  bounded by a semaphore well under the stream cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ._errors import RemoteError, UnimplementedError
+from ._phases import Phase
+from ._rpc import Rpc, RetryPolicy
+
+log = logging.getLogger("flyte_remote_core.watcher")
+
+StatusCallback = Callable[[Phase, Any], None]
+
+_RECONNECT = RetryPolicy(attempts=1_000_000, initial_backoff=0.05, max_backoff=5.0)
+_CONNECT_GRACE_S = 0.5
+_RESYNC_CONCURRENCY = 32
+_FALLBACK_STREAMS = 80
+
+
+class _Waiter:
+    __slots__ = ("action_id", "until", "on_status", "future", "last_phase")
+
+    def __init__(self, action_id: Any, until: Callable[[Phase], bool], on_status: StatusCallback | None) -> None:
+        self.action_id = action_id
+        self.until = until
+        self.on_status = on_status
+        self.future: asyncio.Future[Phase] = asyncio.get_running_loop().create_future()
+        self.last_phase: Phase | None = None
+
+    def offer(self, phase: Phase, status: Any) -> None:
+        if self.future.done():
+            return
+        if phase != self.last_phase:
+            self.last_phase = phase
+            if self.on_status is not None:
+                try:
+                    self.on_status(phase, status)
+                except Exception:  # a display callback must never break the wait
+                    log.exception("status callback failed")
+        if self.until(phase):
+            self.future.set_result(phase)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+class _ProjectStream:
+    """One WatchRuns stream for one (org, project, domain), fanned out to its waiters."""
+
+    def __init__(self, watcher: SharedWatcher, org: str, project: str, domain: str) -> None:
+        self.watcher = watcher
+        self.org, self.project, self.domain = org, project, domain
+        self.waiters: dict[str, set[_Waiter]] = {}
+        self.connected = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.connects = 0
+
+    def add(self, waiter: _Waiter) -> None:
+        self.waiters.setdefault(waiter.action_id.run.name, set()).add(waiter)
+        if self.task is None or self.task.done():
+            self.connected.clear()
+            self.task = asyncio.get_running_loop().create_task(self._run(), name=f"flyte-watch-{self.project}")
+
+    def remove(self, waiter: _Waiter) -> None:
+        name = waiter.action_id.run.name
+        group = self.waiters.get(name)
+        if group is not None:
+            group.discard(waiter)
+            if not group:
+                del self.waiters[name]
+        if not self.waiters and self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    def dispatch(self, run_name: str, phase: Phase, status: Any) -> None:
+        for waiter in list(self.waiters.get(run_name, ())):
+            waiter.offer(phase, status)
+
+    async def _run(self) -> None:
+        from flyteidl2.common import identifier_pb2
+        from flyteidl2.workflow import run_service_pb2
+
+        request = run_service_pb2.WatchRunsRequest(
+            org=self.org,
+            project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=self.domain, name=self.project),
+        )
+        failures = 0
+        resync_task: asyncio.Task[None] | None = None
+        try:
+            while self.waiters:
+                self.connected.clear()
+                resync_task = asyncio.get_running_loop().create_task(self._resync_when_connected())
+                try:
+                    async for message in self.watcher.rpc.stream("run", "WatchRuns", request, entity=f"project {self.project}"):
+                        self.connected.set()
+                        failures = 0
+                        for run in message.runs:
+                            status = run.action.status
+                            self.dispatch(run.action.id.run.name, Phase.from_raw(status.phase), status)
+                    log.debug("WatchRuns closed cleanly; reconnecting")
+                except UnimplementedError:
+                    self.watcher.watch_runs_supported = False
+                    for group in list(self.waiters.values()):
+                        for waiter in list(group):
+                            waiter.fail(_FallBack())
+                    return
+                except RemoteError as exc:
+                    if not exc.retryable:
+                        for group in list(self.waiters.values()):
+                            for waiter in list(group):
+                                waiter.fail(exc)
+                        return
+                    log.debug("WatchRuns stream failed (%s); reconnecting", exc)
+                finally:
+                    await _cancel(resync_task)
+                await asyncio.sleep(_RECONNECT.backoff(failures))
+                failures += 1
+        finally:
+            if resync_task is not None:
+                await _cancel(resync_task)
+
+    async def _resync_when_connected(self) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.connected.wait(), _CONNECT_GRACE_S)
+        self.connected.set()
+        self.connects += 1
+        if self.connects > 1:  # after a reconnect every waiter is re-read
+            await self.watcher.resync([w for g in self.waiters.values() for w in g], self)
+        while True:
+            await asyncio.sleep(self.watcher.resync_interval)
+            await self.watcher.resync([w for g in self.waiters.values() for w in g], self)
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    """Cancel a helper task and wait for it, so none is left pending when a loop closes."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+class _FallBack(Exception):
+    """Internal signal: this backend has no WatchRuns; watch the run on its own."""
+
+
+class SharedWatcher:
+    """Waits for runs over shared streams; one per (client configuration, event loop)."""
+
+    def __init__(self, rpc: Rpc, *, resync_interval: float = 60.0) -> None:
+        self.rpc = rpc
+        self.resync_interval = resync_interval
+        self.watch_runs_supported: bool | None = None
+        self._streams: dict[tuple[str, str, str], _ProjectStream] = {}
+        self._resync_sem = asyncio.Semaphore(_RESYNC_CONCURRENCY)
+        self._fallback_sem = asyncio.Semaphore(_FALLBACK_STREAMS)
+
+    @property
+    def open_streams(self) -> int:
+        return sum(1 for s in self._streams.values() if s.task is not None and not s.task.done())
+
+    async def wait(
+        self,
+        action_id: Any,
+        until: Callable[[Phase], bool],
+        on_status: StatusCallback | None = None,
+    ) -> Phase:
+        """Return the first phase for which ``until(phase)`` holds."""
+        waiter = _Waiter(action_id, until, on_status)
+        if self.watch_runs_supported is False:
+            return await self._wait_alone(waiter)
+        run = action_id.run
+        key = (run.org, run.project, run.domain)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _ProjectStream(self, *key)
+        stream.add(waiter)
+        checker = asyncio.get_running_loop().create_task(self._first_check(waiter, stream))
+        try:
+            return await waiter.future
+        except _FallBack:
+            return await self._wait_alone(_Waiter(action_id, until, on_status))
+        finally:
+            stream.remove(waiter)
+            await _cancel(checker)
+
+    async def _first_check(self, waiter: _Waiter, stream: _ProjectStream) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stream.connected.wait(), _CONNECT_GRACE_S)
+        await self.resync([waiter], stream)
+
+    async def resync(self, waiters: list[_Waiter], stream: _ProjectStream) -> None:
+        async def one(waiter: _Waiter) -> None:
+            async with self._resync_sem:
+                if waiter.future.done():
+                    return
+                try:
+                    status = await self._read_status(waiter.action_id)
+                except RemoteError as exc:
+                    if not exc.retryable:
+                        waiter.fail(exc)
+                    return
+                waiter.offer(Phase.from_raw(status.phase), status)
+
+        await asyncio.gather(*(one(w) for w in waiters))
+
+    async def _read_status(self, action_id: Any) -> Any:
+        from flyteidl2.workflow import run_service_pb2
+
+        response = await self.rpc.call(
+            "run", "GetActionDetails", run_service_pb2.GetActionDetailsRequest(action_id=action_id),
+            entity=f"run {action_id.run.name}",
+        )
+        return response.details.status
+
+    async def _wait_alone(self, waiter: _Waiter) -> Phase:
+        """Fallback: one WatchActionDetails stream for this run, reconnecting with backoff."""
+        from flyteidl2.workflow import run_service_pb2
+
+        request = run_service_pb2.WatchActionDetailsRequest(action_id=waiter.action_id)
+        failures = 0
+        async with self._fallback_sem:
+            while not waiter.future.done():
+                try:
+                    async for message in self.rpc.stream("run", "WatchActionDetails", request, entity=f"run {waiter.action_id.run.name}"):
+                        failures = 0
+                        status = message.details.status
+                        waiter.offer(Phase.from_raw(status.phase), status)
+                        if waiter.future.done():
+                            break
+                except RemoteError as exc:
+                    if not exc.retryable:
+                        raise
+                if not waiter.future.done():
+                    await asyncio.sleep(_RECONNECT.backoff(failures))
+                    failures += 1
+        return waiter.future.result()
+
+
+# One watcher per (channel configuration, event loop) for the whole process, so that
+# separate clients for one endpoint (an Airflow triggerer builds one per trigger) share it.
+_REGISTRY: dict[tuple[str, asyncio.AbstractEventLoop], SharedWatcher] = {}
+
+
+def shared_watcher(config_key: str, channel_factory: Any) -> SharedWatcher:
+    """The process-wide watcher for this configuration on the running loop."""
+    loop = asyncio.get_running_loop()
+    watcher = _REGISTRY.get((config_key, loop))
+    if watcher is None:
+        for key in [k for k in _REGISTRY if k[1].is_closed()]:
+            del _REGISTRY[key]
+        watcher = _REGISTRY[(config_key, loop)] = SharedWatcher(Rpc(channel_factory))
+    return watcher

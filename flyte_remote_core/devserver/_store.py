@@ -1,0 +1,114 @@
+"""SQLite (WAL) state of the devserver.
+
+Protobuf messages are stored as blobs next to the few columns that queries need
+(phase, timestamps, names). The store is used from the server's event loop only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from flyteidl2.common import phase_pb2
+
+TERMINAL_PHASES = frozenset(
+    {
+        phase_pb2.ACTION_PHASE_SUCCEEDED,
+        phase_pb2.ACTION_PHASE_FAILED,
+        phase_pb2.ACTION_PHASE_ABORTED,
+        phase_pb2.ACTION_PHASE_TIMED_OUT,
+        phase_pb2.ACTION_PHASE_RECOVERED,
+    }
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY, created_at REAL, blob BLOB);
+CREATE TABLE IF NOT EXISTS tasks (
+    project TEXT, domain TEXT, name TEXT, version TEXT, org TEXT,
+    created_at REAL, spec BLOB, module TEXT, function TEXT,
+    PRIMARY KEY (project, domain, name, version));
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT, domain TEXT, name TEXT, org TEXT,
+    created_at REAL, updated_at REAL, phase INTEGER,
+    task_name TEXT, task_version TEXT, trigger_name TEXT,
+    run_spec BLOB,
+    UNIQUE (project, domain, name));
+CREATE INDEX IF NOT EXISTS runs_scope ON runs (project, domain, created_at);
+CREATE TABLE IF NOT EXISTS actions (
+    project TEXT, domain TEXT, run TEXT, name TEXT,
+    created_at REAL, updated_at REAL, phase INTEGER,
+    inputs_uri TEXT, outputs_uri TEXT, details BLOB,
+    PRIMARY KEY (project, domain, run, name));
+CREATE INDEX IF NOT EXISTS actions_phase ON actions (phase);
+CREATE TABLE IF NOT EXISTS secrets (
+    project TEXT, domain TEXT, name TEXT, org TEXT, created_at REAL, spec BLOB,
+    PRIMARY KEY (org, project, domain, name));
+CREATE TABLE IF NOT EXISTS triggers (
+    project TEXT, domain TEXT, task_name TEXT, name TEXT, org TEXT,
+    revision INTEGER, active INTEGER, created_at REAL, updated_at REAL,
+    last_fired REAL, details BLOB,
+    PRIMARY KEY (project, domain, task_name, name));
+CREATE TABLE IF NOT EXISTS trigger_revisions (
+    project TEXT, domain TEXT, task_name TEXT, name TEXT, revision INTEGER,
+    action INTEGER, created_at REAL,
+    PRIMARY KEY (project, domain, task_name, name, revision));
+"""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        except Exception:
+            pass
+
+    # -- generic helpers --------------------------------------------------------------
+    def execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql, args)
+
+    def one(self, sql: str, args: tuple = ()):
+        return self.db.execute(sql, args).fetchone()
+
+    def all(self, sql: str, args: tuple = ()) -> list:
+        return self.db.execute(sql, args).fetchall()
+
+    def transaction(self):
+        return _Tx(self.db)
+
+    def meta(self, key: str) -> str | None:
+        row = self.one("SELECT value FROM meta WHERE key=?", (key,))
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    @staticmethod
+    def now() -> float:
+        return time.time()
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN")
+        return self.db
+
+    def __exit__(self, exc_type, *_):
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")

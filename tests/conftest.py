@@ -1,0 +1,1 @@
+"""Suite-wide settings: the devserver fixture comes from the package's pytest plugin."""

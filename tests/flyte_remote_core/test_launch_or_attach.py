@@ -1,0 +1,81 @@
+"""The idempotent launch both integrations rely on, against both duplicate-name behaviours."""
+
+from __future__ import annotations
+
+import pytest
+
+from flyte_remote_core import FlyteClient, InvalidInputError, Phase, deterministic_run_name
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(params=["return-existing", "already-exists"])
+def server(request, tmp_path):
+    from flyte_remote_core.devserver import DevServer
+
+    with DevServer(tasks=["tests.devserver.sample_tasks"], port=0, data_dir=tmp_path,
+                   duplicate_run_names=request.param) as srv:
+        yield srv
+
+
+def test_first_attempt_launches_and_a_retry_attaches_while_active(server) -> None:
+    client: FlyteClient = server.client()
+    try:
+        server.admin.hold(all_new_runs=True)
+        first = client.launch_or_attach("sample_tasks.add", {"x": 1, "y": 2}, key="dag/t/run1/-1", attempt=1)
+        assert first.action == "launched"
+        assert first.run.name == deterministic_run_name("dag/t/run1/-1", 1)
+        # The worker "crashes"; the orchestrator's next try comes with attempt 2.
+        second = client.launch_or_attach("sample_tasks.add", {"x": 1, "y": 2}, key="dag/t/run1/-1", attempt=2)
+        assert second.action == "attached"
+        assert second.run.name == first.run.name
+        assert server.admin.call_count("CreateRun") == 1
+        server.admin.release_all()
+        assert second.run.wait(quiet=True).outputs().named == {"o0": 3}
+        # A third try after success reuses the result without launching.
+        third = client.launch_or_attach("sample_tasks.add", {"x": 1, "y": 2}, key="dag/t/run1/-1", attempt=3)
+        assert third.action == "reused" and third.run.name == first.run.name
+        assert server.admin.call_count("CreateRun") == 1
+    finally:
+        server.admin.release_all()
+        client.close()
+
+
+def test_same_attempt_twice_attaches(server) -> None:
+    client = server.client()
+    try:
+        server.admin.hold(all_new_runs=True)
+        a = client.launch_or_attach("sample_tasks.add", {"x": 1, "y": 1}, key="k-same", attempt=1)
+        b = client.launch_or_attach("sample_tasks.add", {"x": 1, "y": 1}, key="k-same", attempt=1)
+        assert (a.action, b.action) == ("launched", "attached")
+        assert server.admin.call_count("CreateRun") == 1
+    finally:
+        server.admin.release_all()
+        client.close()
+
+
+def test_failed_attempt_is_relaunched_under_a_new_name(server) -> None:
+    client = server.client()
+    try:
+        first = client.launch_or_attach("sample_tasks.fail_user", {}, key="k-fail", attempt=1)
+        first.run.wait(quiet=True)
+        assert first.run.phase is Phase.FAILED
+        second = client.launch_or_attach("sample_tasks.fail_user", {}, key="k-fail", attempt=2)
+        assert second.action == "launched"
+        assert second.run.name != first.run.name
+        # Same attempt again after its run failed: a fresh name, never the failure.
+        second.run.wait(quiet=True)
+        third = client.launch_or_attach("sample_tasks.fail_user", {}, key="k-fail", attempt=2)
+        assert third.action == "launched" and third.run.name not in (first.run.name, second.run.name)
+    finally:
+        client.close()
+
+
+def test_bad_inputs_never_launch(server) -> None:
+    client = server.client()
+    try:
+        with pytest.raises(InvalidInputError):
+            client.launch_or_attach("sample_tasks.add", {"x": "nope", "y": 1}, key="k-bad", attempt=1)
+        assert server.admin.call_count("CreateRun") == 0
+    finally:
+        client.close()

@@ -1,0 +1,114 @@
+"""The shared watcher: many waits over few streams, and faults caused for real."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from flyte_remote_core import FlyteClient, Phase, RunFailedError
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def small_server(tmp_path):
+    """A devserver that allows only 20 concurrent streams per connection."""
+    from flyte_remote_core.devserver import DevServer
+
+    with DevServer(tasks=["tests.devserver.sample_tasks"], port=0, data_dir=tmp_path, max_concurrent_streams=20) as srv:
+        yield srv
+
+
+def test_many_waits_share_one_stream_past_the_stream_limit(small_server) -> None:
+    client: FlyteClient = small_server.client()
+    n = 150  # far more than the 20-stream limit
+    try:
+        small_server.admin.hold(all_new_runs=True)
+
+        async def main() -> list[Phase]:
+            runs = await asyncio.gather(*(client.run.aio("sample_tasks.add", {"x": i, "y": 1}) for i in range(n)))
+            small_server.admin.reset_counters()
+            waits = [asyncio.ensure_future(r.wait.aio(quiet=True, timeout=60)) for r in runs]
+            await asyncio.sleep(0.5)
+            assert not any(w.done() for w in waits)
+            released_at = time.monotonic()
+            small_server.admin.release_all()
+            done = await asyncio.gather(*waits)
+            assert time.monotonic() - released_at < 30
+            return [r.phase for r in done]
+
+        phases = asyncio.run(main())
+        assert phases == [Phase.SUCCEEDED] * n
+        assert small_server.admin.call_count("WatchRuns") <= 2
+        assert small_server.admin.call_count("WatchActionDetails") == 0
+    finally:
+        small_server.admin.release_all()
+        client.close()
+
+
+def test_dropped_streams_reconnect_and_miss_nothing(small_server) -> None:
+    client = small_server.client()
+    try:
+        small_server.admin.hold(all_new_runs=True)
+        runs = [client.run("sample_tasks.add", {"x": i, "y": 1}) for i in range(5)]
+
+        async def main() -> list[Phase]:
+            waits = [asyncio.ensure_future(r.wait.aio(quiet=True, timeout=30)) for r in runs]
+            await asyncio.sleep(0.6)
+            small_server.admin.reset_counters()
+            # Cut every open stream, and finish the runs while the client is reconnecting.
+            assert small_server.admin.drop_streams("test cut") >= 1
+            small_server.admin.release_all()
+            done = await asyncio.gather(*waits)
+            assert small_server.admin.call_count("WatchRuns") >= 1  # it reconnected
+            return [r.phase for r in done]
+
+        assert asyncio.run(main()) == [Phase.SUCCEEDED] * 5
+    finally:
+        small_server.admin.release_all()
+        client.close()
+
+
+def test_server_restart_during_wait_is_survived(tmp_path) -> None:
+    """Kill the server under a waiting client, start it again on the same port and data dir."""
+    from flyte_remote_core.devserver import DevServer
+
+    first = DevServer(tasks=["tests.devserver.sample_tasks"], port=0, data_dir=tmp_path)
+    first.start()
+    port = first.port
+    client = first.client()
+    try:
+        run = client.run("sample_tasks.sleepy", {"seconds": 30})
+        run.wait(quiet=True, wait_for="running")
+        result: dict[str, object] = {}
+
+        def waiter() -> None:
+            try:
+                result["run"] = run.wait(quiet=True, timeout=60)
+            except BaseException as exc:  # reported below
+                result["error"] = exc
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        time.sleep(0.5)
+        first.stop()
+        time.sleep(0.5)
+        second = DevServer(tasks=["tests.devserver.sample_tasks"], port=port, data_dir=tmp_path)
+        second.start()
+        try:
+            thread.join(timeout=60)
+            assert not thread.is_alive()
+            assert "error" not in result, result.get("error")
+            assert run.phase is Phase.FAILED
+            with pytest.raises(RunFailedError) as err:
+                run.outputs()
+            assert err.value.kind == "SYSTEM"
+            assert "restart" in err.value.message.lower()
+        finally:
+            second.stop()
+    finally:
+        client.close()
+        first.stop()
