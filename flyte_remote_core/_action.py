@@ -72,7 +72,47 @@ class ActionOutputs(tuple, ToJSONMixin):  # type: ignore[type-arg]
         return f"ActionOutputs({self.named!r})"
 
 
-class ActionDetails(ToJSONMixin):
+class _ActionFields(ToJSONMixin):
+    """Identity and status read the same way from ``Action`` and ``ActionDetails`` messages."""
+
+    pb2: Any
+
+    @property
+    def action_id(self) -> Any:
+        """Get the action ID."""
+        return self.pb2.id
+
+    @property
+    def name(self) -> str:
+        """Get the name of the action."""
+        return str(self.pb2.id.name)
+
+    @property
+    def run_name(self) -> str:
+        """Get the name of the run."""
+        return str(self.pb2.id.run.name)
+
+    @property
+    def task_name(self) -> str | None:
+        """Get the name of the task."""
+        return str(self.pb2.metadata.task.id.name) or None
+
+    @property
+    def phase(self) -> Phase:
+        """Get the phase of the action."""
+        return Phase.from_raw(self.pb2.status.phase)
+
+    @property
+    def raw_phase(self) -> int:
+        """Get the raw phase of the action."""
+        return int(self.pb2.status.phase)
+
+    def done(self) -> bool:
+        """True once the action is in a terminal phase."""
+        return self.phase.is_terminal
+
+
+class ActionDetails(_ActionFields):
     """Full state of an action (``run_definition_pb2.ActionDetails``)."""
 
     def __init__(
@@ -87,30 +127,6 @@ class ActionDetails(ToJSONMixin):
         self._inputs = _inputs
         self._outputs = _outputs
         self._client = client
-
-    @property
-    def action_id(self) -> Any:
-        return self.pb2.id
-
-    @property
-    def name(self) -> str:
-        return str(self.pb2.id.name)
-
-    @property
-    def run_name(self) -> str:
-        return str(self.pb2.id.run.name)
-
-    @property
-    def task_name(self) -> str | None:
-        return str(self.pb2.metadata.task.id.name) or None
-
-    @property
-    def phase(self) -> Phase:
-        return Phase.from_raw(self.pb2.status.phase)
-
-    @property
-    def raw_phase(self) -> int:
-        return int(self.pb2.status.phase)
 
     @property
     def status(self) -> Any:
@@ -149,10 +165,6 @@ class ActionDetails(ToJSONMixin):
         from datetime import datetime
 
         return datetime.utcnow() - start
-
-    def done(self) -> bool:
-        """True once the action is in a terminal phase."""
-        return self.phase.is_terminal
 
     def logs_available(self, attempt: int | None = None) -> bool:
         attempts = list(self.pb2.attempts)
@@ -202,40 +214,13 @@ class ActionDetails(ToJSONMixin):
         return f"ActionDetails(run={self.run_name!r}, name={self.name!r}, phase={self.phase.value})"
 
 
-class Action(ToJSONMixin):
+class Action(_ActionFields):
     """An action of a run (``run_definition_pb2.Action``)."""
 
     def __init__(self, pb2: Any, _details: ActionDetails | None = None, *, client: FlyteClient | None = None) -> None:
         self.pb2 = pb2
         self._details = _details
         self._client = client
-
-    @property
-    def action_id(self) -> Any:
-        return self.pb2.id
-
-    @property
-    def name(self) -> str:
-        return str(self.pb2.id.name)
-
-    @property
-    def run_name(self) -> str:
-        return str(self.pb2.id.run.name)
-
-    @property
-    def task_name(self) -> str | None:
-        return str(self.pb2.metadata.task.id.name) or None
-
-    @property
-    def phase(self) -> Phase:
-        return Phase.from_raw(self.pb2.status.phase)
-
-    @property
-    def raw_phase(self) -> int:
-        return int(self.pb2.status.phase)
-
-    def done(self) -> bool:
-        return self.phase.is_terminal
 
     @syncify
     async def details(self) -> ActionDetails:

@@ -8,14 +8,14 @@ side in one process; each keeps one gRPC channel per event loop.
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ._action import ActionDetails, ActionInputs, ActionOutputs
-from ._entities import Project, Secret, Trigger, User
+from ._config import ClientConfig
+from ._resources import ResourcesMixin
+from ._waiting import WaitingMixin
 from ._errors import (
     ConfigurationError,
     NotFoundError,
@@ -24,69 +24,14 @@ from ._errors import (
     RunError,
     RunFailedError,
     RunTimedOutError,
-    WaitTimeoutError,
 )
 from ._phases import Phase
 from ._rpc import Rpc
 from ._run import Run, RunDetails
-from ._syncify import LoopThread, syncify, syncify_gen
+from ._syncify import LoopThread, syncify
 from ._task import Task
 
-_TRUE = {"1", "true", "yes", "on"}
-
-
-@dataclass(frozen=True, repr=False)
-class ClientConfig:
-    """Everything needed to (re)build a channel. Secrets are kept out of ``repr``."""
-
-    endpoint: str
-    api_key: str | None = None
-    client_id: str | None = None
-    client_secret: str | None = None
-    token: str | None = None
-    token_command: tuple[str, ...] | None = None
-    proxy_command: tuple[str, ...] | None = None
-    insecure: bool = False
-    insecure_skip_verify: bool = False
-    ca_cert_file_path: str | None = None
-    grpc_options: tuple[tuple[str, Any], ...] = ()
-    compression: Any = None
-    extra: tuple[tuple[str, Any], ...] = field(default=())
-
-    def __repr__(self) -> str:
-        auth = "api_key" if self.api_key else "client_credentials" if self.client_id else (
-            "token" if self.token else "command" if self.token_command else "none")
-        return f"ClientConfig(endpoint={self.endpoint!r}, insecure={self.insecure}, auth={auth})"
-
-    def key(self) -> str:
-        """A process-local identity of the connection settings (never logged: it holds secrets)."""
-        import hashlib
-
-        return hashlib.sha256(repr(sorted(self.channel_kwargs().items(), key=lambda kv: kv[0])).encode()).hexdigest()
-
-    def channel_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = dict(
-            endpoint=self.endpoint,
-            api_key=self.api_key,
-            insecure=self.insecure,
-            insecure_skip_verify=self.insecure_skip_verify,
-            ca_cert_file_path=self.ca_cert_file_path,
-            grpc_options=list(self.grpc_options) or None,
-            compression=self.compression,
-            proxy_command=list(self.proxy_command) if self.proxy_command else None,
-        )
-        if self.client_id:
-            kwargs["client_id"] = self.client_id
-            kwargs["client_secret"] = self.client_secret
-        if self.token:
-            kwargs["token"] = self.token
-        if self.token_command:
-            kwargs["token_command"] = list(self.token_command)
-        kwargs.update(dict(self.extra))
-        return kwargs
-
-
-class FlyteClient:
+class FlyteClient(WaitingMixin, ResourcesMixin):
     """A client for one Flyte 2 endpoint, project and domain (both overridable per call)."""
 
     def __init__(
@@ -151,27 +96,10 @@ class FlyteClient:
     @classmethod
     def from_env(cls, **overrides: Any) -> FlyteClient:
         """Build a client from ``FLYTE_*`` environment variables; keyword arguments win."""
-        env = os.environ
-        values: dict[str, Any] = {
-            "endpoint": env.get("FLYTE_ENDPOINT"),
-            "api_key": env.get("FLYTE_API_KEY"),
-            "client_id": env.get("FLYTE_CLIENT_ID"),
-            "client_secret": env.get("FLYTE_CLIENT_SECRET"),
-            "project": env.get("FLYTE_PROJECT"),
-            "domain": env.get("FLYTE_DOMAIN"),
-            "org": env.get("FLYTE_ORG"),
-            "insecure": env.get("FLYTE_INSECURE", "").strip().lower() in _TRUE,
-            "ca_cert_file_path": env.get("FLYTE_CA_CERT"),
-        }
-        values.update({k: v for k, v in overrides.items()})
-        endpoint = values.pop("endpoint", None)
-        if not endpoint and values.get("api_key"):
-            from ._auth import parse_api_key
+        from ._config import settings_from_env
 
-            endpoint = parse_api_key(values["api_key"]).endpoint
-        if not endpoint:
-            raise ConfigurationError("FLYTE_ENDPOINT is not set (and no FLYTE_API_KEY names an endpoint)")
-        return cls(endpoint, **{k: v for k, v in values.items() if v is not None})
+        endpoint, values = settings_from_env(overrides)
+        return cls(endpoint, **values)
 
     def __repr__(self) -> str:
         return f"FlyteClient(endpoint={self.config.endpoint!r}, project={self.project!r}, domain={self.domain!r})"
@@ -503,208 +431,6 @@ class FlyteClient:
         cls = RunTimedOutError if phase is Phase.TIMED_OUT else RunFailedError
         return cls(details.run_name, phase=phase.value, message=message, kind=kind, code=code, url=url)
 
-    # -- waiting ---------------------------------------------------------------------------
-    def _watcher(self) -> Any:
-        from ._watcher import shared_watcher
-
-        return shared_watcher(self.config.key(), self._make_channel)
-
-    async def _wait_action(self, action_id: Any, *, quiet: bool, wait_for: str, timeout: float | None) -> ActionDetails:
-        from ._progress import WaitPanel
-
-        if wait_for not in ("terminal", "running"):
-            raise ConfigurationError(f"wait_for must be 'terminal' or 'running', got {wait_for!r}")
-        if timeout is not None and timeout <= 0:
-            raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}")
-
-        def until(phase: Phase) -> bool:
-            return phase.is_terminal or (wait_for == "running" and phase is Phase.RUNNING)
-
-        url = self.run_url(action_id.run.name, project=action_id.run.project, domain=action_id.run.domain)
-        last: list[Phase] = []
-        with WaitPanel(run_name=action_id.run.name, url=url, quiet=quiet) as panel:
-            def on_status(phase: Phase, status: Any) -> None:
-                last.append(phase)
-                panel.phase(phase, status)
-
-            try:
-                await asyncio.wait_for(self._watcher().wait(action_id, until, on_status), timeout)
-            except asyncio.TimeoutError:
-                raise WaitTimeoutError(action_id.run.name, timeout or 0, last[-1].value if last else None) from None
-            details = await self._action_details(action_id)
-            if details.phase.is_terminal and not details.phase.is_success:
-                panel.fail(str(self._run_error(details)))
-        return details
-
-    async def _watch_action(self, action_id: Any) -> AsyncIterator[ActionDetails]:
-        """WatchActionDetails with reconnects: re-reads state after every gap, ends at terminal."""
-        from flyteidl2.workflow import run_service_pb2
-
-        from ._rpc import RetryPolicy, is_transient
-
-        backoff = RetryPolicy(attempts=1_000_000, initial_backoff=0.05, max_backoff=5.0)
-        request = run_service_pb2.WatchActionDetailsRequest(action_id=action_id)
-        failures = 0
-        while True:
-            try:
-                async for message in self._rpc.stream("run", "WatchActionDetails", request,
-                                                      entity=f"run {action_id.run.name}"):
-                    failures = 0
-                    details = ActionDetails(message.details, client=self)
-                    yield details
-                    if details.done():
-                        return
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-            # A clean close before a terminal phase, or a transient failure: re-read and go on.
-            await asyncio.sleep(backoff.backoff(failures))
-            failures += 1
-
-    async def _abort_run(self, run_id: Any, reason: str) -> None:
-        from flyteidl2.workflow import run_service_pb2
-
-        await self._rpc.call("run", "AbortRun", run_service_pb2.AbortRunRequest(run_id=run_id, reason=reason),
-                             entity=f"run {run_id.name} in {run_id.project}/{run_id.domain}")
-
-    async def _tail_logs(self, action_id: Any, *, attempt: int | None, follow: bool) -> AsyncIterator[str]:
-        from flyteidl2.dataproxy import dataproxy_service_pb2
-
-        if attempt is None:
-            attempt = max(1, (await self._action_details(action_id)).attempts)
-        await self._select_cluster("OPERATION_TAIL_LOGS", action_id.run.project, action_id.run.domain)
-        request = dataproxy_service_pb2.TailLogsRequest(action_id=action_id, attempt=attempt)
-        async for message in self._rpc.stream("dataproxy", "TailLogs", request, entity=f"logs of run {action_id.run.name}"):
-            for logs in message.logs:
-                for line in logs.lines:
-                    yield line.message
-            if not follow:
-                return
-
-    # -- projects, secrets, triggers, user, uploads ---------------------------------------------
-    @syncify
-    async def get_project(self, name: str | None = None) -> Project:
-        from flyteidl2.project import project_service_pb2
-
-        name = name or self.project
-        response = await self._rpc.call("project", "GetProject", project_service_pb2.GetProjectRequest(id=name, org=self.org),
-                                        entity=f"project {name}")
-        return Project(response.project, client=self)
-
-    @syncify
-    async def list_projects(self, *, limit: int = 100) -> list[Project]:
-        from flyteidl2.project import project_service_pb2
-
-        response = await self._rpc.call("project", "ListProjects",
-                                        project_service_pb2.ListProjectsRequest(limit=limit, org=self.org))
-        return [Project(p, client=self) for p in response.projects.projects]
-
-    def _secret_id(self, name: str, project: str | None, domain: str | None) -> Any:
-        from flyteidl2.secret import definition_pb2
-
-        return definition_pb2.SecretIdentifier(name=name, organization=self.org, project=project or "", domain=domain or "")
-
-    @syncify
-    async def create_secret(self, name: str, value: str | bytes, *, project: str | None = None,
-                            domain: str | None = None, type: str = "generic") -> None:
-        from flyteidl2.secret import definition_pb2, payload_pb2
-
-        spec = definition_pb2.SecretSpec(type=definition_pb2.SecretType.Value(f"SECRET_TYPE_{type.upper()}"))
-        if isinstance(value, bytes):
-            spec.binary_value = value
-        else:
-            spec.string_value = value
-        await self._rpc.call("secret", "CreateSecret",
-                             payload_pb2.CreateSecretRequest(id=self._secret_id(name, project, domain), secret_spec=spec),
-                             entity=f"secret {name}")
-
-    @syncify
-    async def get_secret(self, name: str, *, project: str | None = None, domain: str | None = None) -> Secret:
-        from flyteidl2.secret import payload_pb2
-
-        response = await self._rpc.call("secret", "GetSecret",
-                                        payload_pb2.GetSecretRequest(id=self._secret_id(name, project, domain)),
-                                        entity=f"secret {name}")
-        return Secret(response.secret, client=self)
-
-    @syncify
-    async def list_secrets(self, *, project: str | None = None, domain: str | None = None, limit: int = 100) -> list[Secret]:
-        from flyteidl2.secret import payload_pb2
-
-        response = await self._rpc.call("secret", "ListSecrets", payload_pb2.ListSecretsRequest(
-            organization=self.org, project=project or "", domain=domain or "", limit=limit))
-        return [Secret(s, client=self) for s in response.secrets]
-
-    @syncify
-    async def delete_secret(self, name: str, *, project: str | None = None, domain: str | None = None) -> None:
-        from flyteidl2.secret import payload_pb2
-
-        await self._rpc.call("secret", "DeleteSecret", payload_pb2.DeleteSecretRequest(id=self._secret_id(name, project, domain)),
-                             entity=f"secret {name}", idempotent=False)
-
-    def _trigger_name(self, name: str, task_name: str, project: str | None, domain: str | None) -> Any:
-        from flyteidl2.common import identifier_pb2
-
-        project, domain = self._scope(project, domain)
-        return identifier_pb2.TriggerName(org=self.org, project=project, domain=domain, name=name, task_name=task_name)
-
-    @syncify
-    async def get_trigger(self, name: str, *, task_name: str, project: str | None = None, domain: str | None = None) -> Trigger:
-        from flyteidl2.trigger import trigger_service_pb2
-
-        response = await self._rpc.call("trigger", "GetTriggerDetails", trigger_service_pb2.GetTriggerDetailsRequest(
-            name=self._trigger_name(name, task_name, project, domain)), entity=f"trigger {name} of {task_name}")
-        details = response.trigger
-        from flyteidl2.trigger import trigger_definition_pb2
-
-        pb = trigger_definition_pb2.Trigger(id=details.id, active=details.spec.active,
-                                            automation_spec=details.automation_spec)
-        return Trigger(pb, details, client=self)
-
-    @syncify
-    async def list_triggers(self, *, task_name: str | None = None, project: str | None = None,
-                            domain: str | None = None, limit: int = 100) -> list[Trigger]:
-        from flyteidl2.common import identifier_pb2, list_pb2
-        from flyteidl2.trigger import trigger_service_pb2
-
-        project, domain = self._scope(project, domain)
-        request = trigger_service_pb2.ListTriggersRequest(
-            org=self.org, request=list_pb2.ListRequest(limit=limit),
-            project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=domain, name=project))
-        if task_name:
-            request.task_name.CopyFrom(_task_name(self.org, project, domain, task_name))
-        response = await self._rpc.call("trigger", "ListTriggers", request, entity=f"project {project}/{domain}")
-        return [Trigger(t, client=self) for t in response.triggers]
-
-    @syncify
-    async def set_trigger_active(self, name: str, active: bool, *, task_name: str, project: str | None = None,
-                                 domain: str | None = None) -> None:
-        from flyteidl2.trigger import trigger_service_pb2
-
-        await self._rpc.call("trigger", "UpdateTriggers", trigger_service_pb2.UpdateTriggersRequest(
-            names=[self._trigger_name(name, task_name, project, domain)], active=active), entity=f"trigger {name}")
-
-    @syncify
-    async def user(self) -> User:
-        from flyteidl2.auth import identity_pb2
-
-        response = await self._rpc.call("identity", "UserInfo", identity_pb2.UserInfoRequest())
-        return User(response)
-
-    @syncify
-    async def upload_file(self, fp: Path | str, verify: bool = True) -> tuple[str, str]:
-        """Upload a file through the data proxy; returns ``(md5 hex, remote URI)``."""
-        from ._upload import upload_file
-
-        return await upload_file(self, fp, verify=verify)
-
-    @syncify
-    async def upload_dir(self, dir_path: Path | str, verify: bool = True) -> str:
-        """Upload a directory keeping sub-folder paths; returns the remote directory URI."""
-        from ._upload import upload_dir
-
-        return await upload_dir(self, dir_path, verify=verify)
-
     def with_scope(self, *, project: str | None = None, domain: str | None = None) -> FlyteClient:
         """A new client for the same endpoint and credentials with another default project/domain."""
         other = object.__new__(FlyteClient)
@@ -716,12 +442,6 @@ class FlyteClient:
         other._loop_thread = LoopThread()
         other._closed = False
         return other
-
-
-def _task_name(org: str, project: str, domain: str, name: str) -> Any:
-    from flyteidl2.task import task_definition_pb2
-
-    return task_definition_pb2.TaskName(org=org, project=project, domain=domain, name=name)
 
 
 def _has_offloaded(response: Any) -> bool:

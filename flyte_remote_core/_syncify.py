@@ -80,11 +80,26 @@ class LoopThread:
             self._loop = None
             self._thread = None
         if loop is not None and not loop.is_closed():
+            # Finish what still runs there (watch streams, log tails) before the loop goes away,
+            # so no coroutine is left to be torn down by the garbage collector on a closed loop.
+            if thread is not None and thread is not threading.current_thread():
+                try:
+                    asyncio.run_coroutine_threadsafe(_drain(), loop).result(timeout=5)
+                except Exception:
+                    pass
             loop.call_soon_threadsafe(loop.stop)
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=5)
             if not loop.is_running():
                 loop.close()
+
+
+async def _drain() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
 
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:

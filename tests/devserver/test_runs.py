@@ -275,7 +275,7 @@ async def test_logs_stream_live(stubs):
         assert f"stdout line {i}" in text and f"stderr line {i}" in text
 
 
-async def test_executor_workers_never_leak_after_stop(tmp_path):
+async def test_stop_is_idempotent(tmp_path):
     from flyte_remote_core.devserver import DevServer
 
     from .conftest import SAMPLE_TASKS

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.timeout(60)
 SCOPE = identifier_pb2.ProjectIdentifier(name=PROJECT, domain=DOMAIN)
 
 
-async def test_tasks_deploy_get_list_versions(stubs):
+async def test_task_service_deploy_get_list_versions(stubs):
     tid = await latest_task(stubs, "sample_tasks.add")
     details = (await stubs.task.GetTaskDetails(ts.GetTaskDetailsRequest(task_id=tid))).details
     assert details.spec.task_template.interface.inputs.variables
