@@ -250,7 +250,8 @@ class Action(_ActionFields):
     async def wait(self, quiet: bool = False, wait_for: WaitFor = "terminal", timeout: float | None = None) -> ActionDetails:
         """Wait for this action (see :meth:`Run.wait`)."""
         assert self._client is not None
-        return await self._client._wait_action(self.pb2.id, quiet=quiet, wait_for=wait_for, timeout=timeout)
+        await self._client._wait_action(self.pb2.id, quiet=quiet, wait_for=wait_for, timeout=timeout)
+        return await self.details.aio()
 
     @syncify
     async def abort(self, reason: str = "User requested abort") -> None:

@@ -143,12 +143,11 @@ class Run(ToJSONMixin):
         Uses the client's shared watcher, so thousands of waits share a few streams.
         """
         assert self._client is not None
-        details = await self._client._wait_action(
+        status = await self._client._wait_action(
             self.pb2.action.id, quiet=quiet, wait_for=wait_for, timeout=timeout
         )
         self._details = None
-        self.pb2.action.status.CopyFrom(details.pb2.status)
-        self._last_action_details = details
+        self.pb2.action.status.CopyFrom(status)
         return self
 
     @syncify

@@ -31,7 +31,12 @@ class WaitingMixin:
 
         return shared_watcher(self.config.key(), self._make_channel)
 
-    async def _wait_action(self, action_id: Any, *, quiet: bool, wait_for: str, timeout: float | None) -> ActionDetails:
+    async def _wait_action(self, action_id: Any, *, quiet: bool, wait_for: str, timeout: float | None) -> Any:
+        """Wait through the shared watcher; returns the last ``ActionStatus`` seen.
+
+        No extra read happens on success: with thousands of waits, one GetActionDetails per
+        finished run would cost more than the notification itself.
+        """
         from ._progress import WaitPanel
 
         if wait_for not in ("terminal", "running"):
@@ -43,20 +48,20 @@ class WaitingMixin:
             return phase.is_terminal or (wait_for == "running" and phase is Phase.RUNNING)
 
         url = self.run_url(action_id.run.name, project=action_id.run.project, domain=action_id.run.domain)
-        last: list[Phase] = []
+        last: list[tuple[Phase, Any]] = []
         with WaitPanel(run_name=action_id.run.name, url=url, quiet=quiet) as panel:
             def on_status(phase: Phase, status: Any) -> None:
-                last.append(phase)
+                last.append((phase, status))
                 panel.phase(phase, status)
 
             try:
                 await asyncio.wait_for(self._watcher().wait(action_id, until, on_status), timeout)
             except asyncio.TimeoutError:
-                raise WaitTimeoutError(action_id.run.name, timeout or 0, last[-1].value if last else None) from None
-            details = await self._action_details(action_id)
-            if details.phase.is_terminal and not details.phase.is_success:
-                panel.fail(str(self._run_error(details)))
-        return details
+                raise WaitTimeoutError(action_id.run.name, timeout or 0, last[-1][0].value if last else None) from None
+            phase, status = last[-1]
+            if not quiet and phase.is_terminal and not phase.is_success:
+                panel.fail(str(self._run_error(await self._action_details(action_id))))
+        return status
 
     async def _watch_action(self, action_id: Any) -> AsyncIterator[ActionDetails]:
         """WatchActionDetails with reconnects: re-reads state after every gap, ends at terminal."""

@@ -355,6 +355,10 @@ class DevServer:
         config.accesslog = None
         config.errorlog = logging.getLogger("flyte_remote_core.devserver.hypercorn")
         config.keep_alive_timeout = 75
+        # hypercorn closes an HTTP/2 connection after 1,000 requests by default; a long-lived
+        # gRPC channel sends far more, and clients racing the GOAWAY then see PROTOCOL_ERROR.
+        # Go servers (the real backend) have no such limit.
+        config.keep_alive_max_requests = 2**62
         config.include_server_header = False
         if self.tls:
             config.certfile = self.tls_cert

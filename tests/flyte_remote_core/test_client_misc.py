@@ -113,3 +113,22 @@ def test_clients_for_two_endpoints_coexist(flyte_devserver, tmp_path) -> None:
                 second.get_run(a.name)
         finally:
             second.close()
+
+
+def test_a_long_lived_channel_outlives_a_thousand_requests(flyte_devserver) -> None:
+    """hypercorn's default closes an HTTP/2 connection after 1,000 requests; ours must not."""
+    import asyncio
+
+    client = flyte_devserver.client
+    run = client.run("sample_tasks.add", {"x": 1, "y": 1})
+
+    async def many() -> int:
+        sem = asyncio.Semaphore(16)
+
+        async def one() -> str:
+            async with sem:
+                return (await client.get_run.aio(run.name)).name
+
+        return len(await asyncio.gather(*(one() for _ in range(1100))))
+
+    assert asyncio.run(many()) == 1100
