@@ -91,7 +91,7 @@ def build_flyte_asset(
         keyed = [(o.name, dg.AssetKey.from_coercible((output_keys or {}).get(o.name) or [*base.path, o.name]))
                  for o in outputs]
 
-    spec_deps = [*(deps or ()), *upstream.values()]
+    spec_deps = list(deps or ())
     spec_metadata = {f"{METADATA_PREFIX}task": task_name, **(metadata or {})}
     type_names = {o.name: o.type for o in outputs}
     specs = [
@@ -109,12 +109,21 @@ def build_flyte_asset(
         for out, asset_key in keyed
     ]
     types = iface.output_types()
+    # AssetOut (not bare specs) so the outputs carry values, typed when the Python type is known.
+    out_names = [out if len(keyed) > 1 else "result" for out, _ in keyed]
+    outs = {
+        out_name: dg.AssetOut.from_spec(
+            spec, dagster_type=(types.get(out) or Any) if out else dg.Nothing, is_required=len(specs) == 1)
+        for out_name, (out, _), spec in zip(out_names, keyed, specs)
+    }
     options = dict(run_options or {})
-    asset_ins = {n: dg.AssetIn(key=k) for n, k in upstream.items()}
+    # One Dagster input per upstream asset (several task inputs may read the same asset).
+    param_of = {k: f"upstream_{k.to_python_identifier()}" for k in upstream.values()}
+    asset_ins = {param: dg.AssetIn(key=k) for k, param in param_of.items()}
 
     @dg.multi_asset(
         name=name or definition_name(base.to_python_identifier() if key is not None else task_name),
-        specs=specs,
+        outs=outs,
         ins=asset_ins,
         config_schema=INPUTS_CONFIG,
         required_resource_keys={resource_key},
@@ -123,9 +132,9 @@ def build_flyte_asset(
         retry_policy=retry_policy,
         op_tags={"dagster-flyte/task": task_name},
     )
-    def _flyte_asset(context: dg.AssetExecutionContext, **values_in: Any) -> Any:
+    def _flyte_asset(context, **values_in: Any) -> Any:
         flyte = getattr(context.resources, resource_key)
-        values = merged_inputs(context, static, values_in)
+        values = merged_inputs(context, static, {n: values_in[param_of[k]] for n, k in upstream.items()})
         if partition_input is not None:
             values[partition_input] = context.partition_key
         result = flyte.run_task(context, task_name, values, version=version, output_types=types, project=project,

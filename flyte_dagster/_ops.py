@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import dagster as dg
 
@@ -33,7 +33,7 @@ def definition_name(task_name: str) -> str:
 
 def merged_inputs(context: Any, static: Mapping[str, Any], upstream: Mapping[str, Any]) -> dict[str, Any]:
     """Static inputs, overridden by run config, then by upstream values (None = leave to the task default)."""
-    config = getattr(context, "op_config", None) or {}
+    config = getattr(context, "op_execution_context", context).op_config or {}
     values = {**static, **dict(config.get("inputs") or {})}
     values.update({k: v for k, v in upstream.items() if v is not None})
     return values
@@ -79,8 +79,11 @@ def build_flyte_op(
         if spec.name in static:
             continue
         kind = spec.python_type if spec.python_type is not None else Any
-        ins[spec.name] = dg.In(kind, description=f"Flyte input ({spec.type})") if spec.required else dg.In(
-            kind, default_value=None, description=f"Flyte input ({spec.type}, optional: the task has a default)")
+        if spec.required:
+            ins[spec.name] = dg.In(kind, description=f"Flyte input ({spec.type})")
+        else:
+            ins[spec.name] = dg.In(Optional[kind] if kind is not Any else Any, default_value=None,  # noqa: UP045
+                                   description=f"Flyte input ({spec.type}, optional: the task has a default)")
     ins["start_after"] = dg.In(dg.Nothing)
     outs = {
         o.name: dg.Out(o.python_type if o.python_type is not None else Any, description=f"Flyte output ({o.type})")
@@ -99,7 +102,7 @@ def build_flyte_op(
         tags={"dagster-flyte/task": task_name, **(tags or {})},
         retry_policy=retry_policy,
     )
-    def _flyte_op(context: dg.OpExecutionContext, **upstream: Any) -> Any:
+    def _flyte_op(context, **upstream: Any) -> Any:
         flyte = getattr(context.resources, resource_key)
         values = merged_inputs(context, static, upstream)
         result = flyte.run_task(context, task_name, values, version=version, output_types=types, project=project,

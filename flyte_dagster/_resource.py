@@ -90,29 +90,15 @@ class FlyteResource(dg.ConfigurableResource):
         return value
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``flyte_remote_core.FlyteClient`` (holds secrets: never log it)."""
-        from flyte_remote_core import ConfigurationError
-
-        values = {name: self.resolved(name) for name in _ENV}
-        endpoint = values.pop("endpoint")
-        if not endpoint and values.get("api_key"):
-            from flyte_remote_core._auth import parse_api_key
-
-            endpoint = parse_api_key(values["api_key"]).endpoint
-        if not endpoint:
-            raise ConfigurationError(
-                "FlyteResource: no endpoint; set `endpoint`, FLYTE_ENDPOINT, or an API key that names one"
-            )
-        kwargs = {k: v for k, v in values.items() if v is not None}
-        kwargs["endpoint"] = endpoint
-        return kwargs
+        """The fields that are set, as ``FlyteClient`` keyword arguments (holds secrets: never log it)."""
+        values = {name: getattr(self, name, None) for name in _ENV}
+        return {k: (v.get_value() if isinstance(v, dg.EnvVar) else v) for k, v in values.items() if v is not None}
 
     def make_client(self) -> Any:
-        """A new ``FlyteClient`` for this configuration; the caller closes it (it is a context manager)."""
+        """A new ``FlyteClient`` (fields set here win over the ``FLYTE_*`` variables); the caller closes it."""
         from flyte_remote_core import FlyteClient
 
-        kwargs = self.client_kwargs()
-        return FlyteClient(kwargs.pop("endpoint"), **kwargs)
+        return FlyteClient.from_env(**self.client_kwargs())
 
     # -- lifecycle -----------------------------------------------------------------------
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -182,7 +168,10 @@ class FlyteResource(dg.ConfigurableResource):
         from flyte_remote_core import RunAlreadyExistsError, deterministic_run_name, run_to_completion, wait_for_result
 
         step = _StepIdentity.of(context, task_name)
-        client = self.get_client()
+        try:
+            client = self.get_client()
+        except Exception as exc:  # ConfigurationError: no endpoint, malformed key, ...
+            raise self._failure(exc, task_name, None) from exc
         runner = self._get_runner()
         timeout = float(wait_timeout_s if wait_timeout_s is not None else self.wait_timeout_s)
         deadline = time.time() + timeout

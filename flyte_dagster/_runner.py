@@ -89,7 +89,18 @@ class LoopRunner:
     def close(self) -> None:
         if self._loop.is_closed():
             return
+        # Let background tasks (the core's shared watcher streams) finish cancelling first.
+        self.run_briefly(_cancel_all(), 5.0)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         if not self._loop.is_running():
             self._loop.close()
+
+
+async def _cancel_all() -> None:
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=4.0)

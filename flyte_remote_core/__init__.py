@@ -44,6 +44,7 @@ from ._errors import (
     UnavailableError,
     UnimplementedError,
     WaitTimeoutError,
+    redact,
 )
 from ._launch import LaunchOutcome, check_run_name, deterministic_run_name, launch_or_attach
 from ._orchestrate import RunResult, abort_quietly, run_to_completion, wait_for_result
@@ -111,6 +112,7 @@ __all__ = [
     "deterministic_run_name",
     "init",
     "launch_or_attach",
+    "redact",
     "run_to_completion",
     "upload_dir",
     "upload_file",

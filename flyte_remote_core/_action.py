@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import UserDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -182,8 +182,12 @@ class ActionDetails(_ActionFields):
         return self._inputs
 
     @syncify
-    async def outputs(self) -> ActionOutputs:
-        """Outputs of a finished action; raises a RunError subclass if it did not succeed."""
+    async def outputs(self, python_types: Mapping[str, Any] | None = None) -> ActionOutputs:
+        """Outputs of a finished action; raises a RunError subclass if it did not succeed.
+
+        ``python_types`` maps output names to the classes to rebuild (a dataclass or pydantic
+        model output otherwise comes back as a dict).
+        """
         from ._errors import RunError
 
         assert self._client is not None
@@ -194,6 +198,8 @@ class ActionDetails(_ActionFields):
             raise RunError(self.run_name, phase=phase.value, message="it has not finished yet; wait() first")
         if self._outputs is None:
             self._inputs, self._outputs = await self._client._action_data(self.pb2.id, self.task_interface())
+        if python_types:
+            return self._client._typed_outputs(self._outputs, self.task_interface(), python_types)
         return self._outputs
 
     def task_interface(self) -> Any | None:

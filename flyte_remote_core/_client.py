@@ -126,6 +126,12 @@ class FlyteClient(WaitingMixin, ResourcesMixin):
         self._loop_thread.stop()
 
     async def aclose(self) -> None:
+        """Close this loop's channel, and let the shared watcher's idle streams on it finish."""
+        from ._watcher import existing_watcher
+
+        watcher = existing_watcher(self.config.key())
+        if watcher is not None:
+            await watcher.aclose()
         await self._rpc.close()
 
     def __enter__(self) -> FlyteClient:
@@ -371,6 +377,21 @@ class FlyteClient(WaitingMixin, ResourcesMixin):
         return runs
 
     @syncify
+    async def run_to_completion(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str,
+                                attempt: int = 1, **options: Any) -> Any:
+        """Launch or attach, wait, and return a :class:`RunResult`; see :func:`flyte_remote_core.run_to_completion`."""
+        from ._orchestrate import run_to_completion
+
+        return await run_to_completion(self, task, inputs, key=key, attempt=attempt, **options)
+
+    @syncify
+    async def wait_for_result(self, run: Run, **options: Any) -> Any:
+        """Wait for a run and return a :class:`RunResult`; see :func:`flyte_remote_core.wait_for_result`."""
+        from ._orchestrate import wait_for_result
+
+        return await wait_for_result(self, run, **options)
+
+    @syncify
     async def launch_or_attach(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str,
                                attempt: int = 1, prefix: str = "r", **options: Any) -> Any:
         """Idempotent launch for orchestrators; see :func:`flyte_remote_core.launch_or_attach`."""
@@ -412,6 +433,17 @@ class FlyteClient(WaitingMixin, ResourcesMixin):
         inputs, outputs = await asyncio.to_thread(decode) if _has_offloaded(response) else decode()
         return (ActionInputs(response.inputs, inputs),
                 ActionOutputs(response.outputs, tuple(outputs.values()), tuple(outputs.keys())))
+
+    def _typed_outputs(self, outputs: ActionOutputs, interface: Any | None, python_types: Mapping[str, Any]) -> ActionOutputs:
+        from ._literals import literals_to_python
+        from ._storage import read_uri
+
+        unknown = set(python_types) - set(outputs.names)
+        if unknown:
+            raise ConfigurationError(f"python_types names unknown outputs {sorted(unknown)}; outputs are {list(outputs.names)}")
+        variables = list(interface.outputs.variables) if interface is not None else None
+        values = literals_to_python(outputs.pb2.literals, variables, python_types=dict(python_types), read_uri=read_uri)
+        return ActionOutputs(outputs.pb2, tuple(values.values()), tuple(values.keys()))
 
     def _run_error(self, details: ActionDetails) -> RunError:
         phase = details.phase

@@ -57,6 +57,7 @@ async def run_to_completion(
     deadline: float | None = None,
     on_launched: Callable[[Run, LaunchOutcome], None] | None = None,
     log_line: Callable[[str], None] | None = None,
+    output_types: Mapping[str, Any] | None = None,
     version: str | None = None,
     project: str | None = None,
     domain: str | None = None,
@@ -74,7 +75,7 @@ async def run_to_completion(
     if on_launched is not None:
         on_launched(run, outcome)
     return await wait_for_result(client, run, launch=outcome.action, deadline=deadline, log_line=log_line,
-                                 started=started)
+                                 started=started, output_types=output_types)
 
 
 async def wait_for_result(
@@ -85,6 +86,7 @@ async def wait_for_result(
     deadline: float | None = None,
     log_line: Callable[[str], None] | None = None,
     started: float | None = None,
+    output_types: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Wait for an existing run; see :func:`run_to_completion`."""
     started = time.monotonic() if started is None else started
@@ -106,7 +108,7 @@ async def wait_for_result(
             tail.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await tail
-    outputs = await run.outputs.aio()  # raises RunFailedError / RunAbortedError / RunTimedOutError
+    outputs = await run.outputs.aio(output_types)  # raises RunFailedError / RunAbortedError / RunTimedOutError
     return RunResult(
         run_name=run.name,
         url=run.url,

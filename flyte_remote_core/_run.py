@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._action import Action, ActionDetails, ActionInputs, ActionOutputs, WaitFor
@@ -46,8 +46,8 @@ class RunDetails(ToJSONMixin):
         return await self.action_details.inputs.aio()
 
     @syncify
-    async def outputs(self) -> ActionOutputs:
-        return await self.action_details.outputs.aio()
+    async def outputs(self, python_types: Mapping[str, Any] | None = None) -> ActionOutputs:
+        return await self.action_details.outputs.aio(python_types)
 
     def __repr__(self) -> str:
         return f"RunDetails(name={self.name!r}, phase={self.phase.value})"
@@ -151,10 +151,13 @@ class Run(ToJSONMixin):
         return self
 
     @syncify
-    async def outputs(self) -> ActionOutputs:
-        """The outputs of a SUCCEEDED run; a FAILED, ABORTED or TIMED_OUT run raises a RunError."""
+    async def outputs(self, python_types: Mapping[str, Any] | None = None) -> ActionOutputs:
+        """The outputs of a SUCCEEDED run; a FAILED, ABORTED or TIMED_OUT run raises a RunError.
+
+        ``python_types`` maps output names to classes to rebuild (dataclasses, pydantic models).
+        """
         details = await self.details.aio()
-        return await details.outputs.aio()
+        return await details.outputs.aio(python_types)
 
     @syncify
     async def inputs(self) -> ActionInputs:

@@ -94,6 +94,8 @@ class _ProjectStream:
                 del self.waiters[name]
         if not self.waiters and self.task is not None:
             self.task.cancel()
+            self.watcher._stopping.add(self.task)
+            self.task.add_done_callback(self.watcher._stopping.discard)
             self.task = None
 
     def dispatch(self, run_name: str, phase: Phase, status: Any) -> None:
@@ -142,6 +144,7 @@ class _ProjectStream:
         finally:
             if resync_task is not None:
                 await _cancel(resync_task)
+            await self.watcher._close_channel_if_idle(self)
 
     async def _resync_when_connected(self) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -176,6 +179,26 @@ class SharedWatcher:
         self._streams: dict[tuple[str, str, str], _ProjectStream] = {}
         self._resync_sem = asyncio.Semaphore(_RESYNC_CONCURRENCY)
         self._fallback_sem = asyncio.Semaphore(_FALLBACK_STREAMS)
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._alone = 0  # waits in fallback mode, each on its own stream
+
+    async def _close_channel_if_idle(self, leaving: _ProjectStream) -> None:
+        # The watcher's channel belongs to this event loop; when no stream uses it, close it,
+        # so loops that come and go (dag.test() runs each trigger under asyncio.run) leave no
+        # channel behind. The next wait opens a new one.
+        busy = any(s.task is not None and not s.task.done() and s is not leaving for s in self._streams.values())
+        if not busy and self._alone == 0:
+            with contextlib.suppress(Exception):
+                await self.rpc.close()
+
+    async def aclose(self) -> None:
+        """Wait for streams whose last waiter left; cancel any still running (their waits fail)."""
+        for stream in self._streams.values():
+            if stream.task is not None:
+                self._stopping.add(stream.task)
+                stream.task = None
+        for task in list(self._stopping):
+            await _cancel(task)
 
     @property
     def open_streams(self) -> int:
@@ -240,28 +263,40 @@ class SharedWatcher:
         from flyteidl2.workflow import run_service_pb2
 
         request = run_service_pb2.WatchActionDetailsRequest(action_id=waiter.action_id)
-        failures = 0
-        async with self._fallback_sem:
-            while not waiter.future.done():
-                try:
-                    async for message in self.rpc.stream("run", "WatchActionDetails", request, entity=f"run {waiter.action_id.run.name}"):
-                        failures = 0
-                        status = message.details.status
-                        waiter.offer(Phase.from_raw(status.phase), status)
-                        if waiter.future.done():
-                            break
-                except RemoteError as exc:
-                    if not exc.retryable:
-                        raise
-                if not waiter.future.done():
-                    await asyncio.sleep(_RECONNECT.backoff(failures))
-                    failures += 1
+        self._alone += 1
+        try:
+            async with self._fallback_sem:
+                await self._watch_alone(waiter, request)
+        finally:
+            self._alone -= 1
         return waiter.future.result()
+
+    async def _watch_alone(self, waiter: _Waiter, request: Any) -> None:
+        failures = 0
+        while not waiter.future.done():
+            try:
+                async for message in self.rpc.stream("run", "WatchActionDetails", request,
+                                                     entity=f"run {waiter.action_id.run.name}"):
+                    failures = 0
+                    status = message.details.status
+                    waiter.offer(Phase.from_raw(status.phase), status)
+                    if waiter.future.done():
+                        return
+            except RemoteError as exc:
+                if not exc.retryable:
+                    raise
+            await asyncio.sleep(_RECONNECT.backoff(failures))
+            failures += 1
 
 
 # One watcher per (channel configuration, event loop) for the whole process, so that
 # separate clients for one endpoint (an Airflow triggerer builds one per trigger) share it.
 _REGISTRY: dict[tuple[str, asyncio.AbstractEventLoop], SharedWatcher] = {}
+
+
+def existing_watcher(config_key: str) -> SharedWatcher | None:
+    """The watcher for this configuration on the running loop, if one was made."""
+    return _REGISTRY.get((config_key, asyncio.get_running_loop()))
 
 
 def shared_watcher(config_key: str, channel_factory: Any) -> SharedWatcher:

@@ -293,7 +293,7 @@ async def await_event(
             + ("the run was aborted" if aborted else "the run was NOT aborted" if abort_on_deadline else
                "the run goes on")))
     except RemoteError as exc:
-        return FlyteRunEvent.for_run(run).replace(status="error", message=str(exc), retryable=exc.retryable or True)
+        return FlyteRunEvent.for_run(run).replace(status="error", message=str(exc), retryable=exc.retryable)
     event = FlyteRunEvent.for_run(run)
     if not run.done():  # wait_for == "running"
         return event

@@ -112,3 +112,20 @@ def test_server_restart_during_wait_is_survived(tmp_path) -> None:
     finally:
         client.close()
         first.stop()
+
+
+def test_backend_without_watch_runs_falls_back_to_one_stream_per_run(small_server) -> None:
+    client = small_server.client()
+    try:
+        small_server.admin.fail_next("WatchRuns", "UNIMPLEMENTED", count=1000)
+        runs = [client.run("sample_tasks.add", {"x": i, "y": 1}) for i in range(3)]
+
+        async def main() -> list[Phase]:
+            done = await asyncio.gather(*(r.wait.aio(quiet=True, timeout=30) for r in runs))
+            return [r.phase for r in done]
+
+        assert asyncio.run(main()) == [Phase.SUCCEEDED] * 3
+        assert small_server.admin.call_count("WatchActionDetails") >= 3
+    finally:
+        small_server.admin.clear_faults()
+        client.close()

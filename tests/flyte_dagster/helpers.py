@@ -1,0 +1,21 @@
+"""Small helpers shared by the Dagster tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+
+def create_runs(admin: Any) -> int:
+    """CreateRun calls the devserver has answered."""
+    return admin.call_count("CreateRun")
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

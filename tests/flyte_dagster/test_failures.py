@@ -1,0 +1,117 @@
+"""Remote failures, retries (attach, no duplicate runs), wait timeouts."""
+
+
+import threading
+
+import dagster as dg
+from dagster import AssetExecutionContext
+import pytest
+
+from flyte_dagster import FlyteResource, build_flyte_asset
+
+from .helpers import create_runs, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _failure_data(result: dg.ExecuteInProcessResult) -> list:
+    return [e.step_failure_data.user_failure_data for e in result.get_step_failure_events()]
+
+
+def test_remote_user_error_fails_with_metadata_and_is_not_retried(flyte_devserver, flyte):
+    broken = build_flyte_asset("dagster_tasks.fail", key="broken", inputs={"message": "the value is bad"},
+                               retry_policy=dg.RetryPolicy(max_retries=2), resource=flyte)
+    result = dg.materialize([broken], resources={"flyte": flyte}, raise_on_error=False)
+    assert not result.success
+    failures = _failure_data(result)
+    assert len(failures) == 1 and failures[0] is not None
+    meta = failures[0].metadata
+    assert isinstance(meta["dagster-flyte/run_url"], dg.UrlMetadataValue)
+    assert meta["dagster-flyte/error_kind"].value == "USER"
+    assert meta["dagster-flyte/phase"].value == "FAILED"
+    assert "the value is bad" in meta["dagster-flyte/error_message"].value
+    assert "the value is bad" in failures[0].description
+    assert meta["dagster-flyte/retryable"].value is False
+    assert not any(e.event_type_value == "STEP_RESTARTED" for e in result.all_events)
+    assert create_runs(flyte_devserver.admin) == 1
+
+
+def test_system_error_is_retried_with_a_new_run(flyte_devserver, flyte):
+    crashing = build_flyte_asset("sample_tasks.crash", key="crashing", inputs={"code": 3},
+                                 retry_policy=dg.RetryPolicy(max_retries=1), resource=flyte)
+    result = dg.materialize([crashing], resources={"flyte": flyte}, raise_on_error=False)
+    assert not result.success
+    failures = _failure_data(result)
+    assert failures[-1].metadata["dagster-flyte/error_kind"].value == "SYSTEM"
+    assert sum(1 for e in result.all_events if e.event_type_value == "STEP_RESTARTED") == 1
+    # The retry found attempt 1 FAILED and launched attempt 2: two distinct remote runs.
+    assert create_runs(flyte_devserver.admin) == 2
+    names = {r.name for r in flyte_devserver.client.list_runs()}
+    assert len(names) == 2 and {n[-2:] for n in names} == {"-1", "-2"}
+
+
+def test_step_retry_attaches_to_the_running_remote_run(flyte_devserver, flyte):
+    admin = flyte_devserver.admin
+    admin.hold(all_new_runs=True)  # runs stay RUNNING until released
+    attempts: list[dict] = []
+
+    @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
+    def joined(context: AssetExecutionContext, flyte: FlyteResource) -> int:
+        if context.retry_number == 0:
+            # The first attempt launches, then dies mid-wait (as a lost worker would).
+            threading.Thread(target=lambda: flyte.run_task(context, "sample_tasks.add", {"x": 2, "y": 3}),
+                             daemon=True).start()
+            wait_until(lambda: create_runs(admin) == 1)
+            raise RuntimeError("worker lost while waiting")
+        threading.Timer(1.0, admin.release_all).start()
+        result = flyte.run_task(context, "sample_tasks.add", {"x": 2, "y": 3})
+        attempts.append({"launch": result.launch, "name": result.run_name})
+        return result.value
+
+    result = dg.materialize([joined], resources={"flyte": flyte})
+    assert result.success
+    assert result.output_for_node("joined") == 5
+    assert attempts == [{"launch": "attached", "name": attempts[0]["name"]}]
+    assert attempts[0]["name"].endswith("-1")
+    assert create_runs(admin) == 1
+
+
+def test_retry_reuses_a_succeeded_run(flyte_devserver, flyte):
+    calls: list[str] = []
+
+    @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
+    def reused(context: AssetExecutionContext, flyte: FlyteResource) -> int:
+        result = flyte.run_task(context, "sample_tasks.add", {"x": 1, "y": 1})
+        calls.append(result.launch)
+        if context.retry_number == 0:
+            raise RuntimeError("downstream code failed after the run succeeded")
+        return result.value
+
+    result = dg.materialize([reused], resources={"flyte": flyte})
+    assert result.success and calls == ["launched", "reused"]
+    assert create_runs(flyte_devserver.admin) == 1
+
+
+def test_wait_timeout_aborts_the_remote_run_and_fails(flyte_devserver, flyte):
+    slow = build_flyte_asset("dagster_tasks.slow", key="slow", inputs={"seconds": 60.0}, resource=flyte,
+                             run_options={"wait_timeout_s": 1.5})
+    result = dg.materialize([slow], resources={"flyte": flyte}, raise_on_error=False)
+    assert not result.success
+    meta = _failure_data(result)[0].metadata
+    assert meta["dagster-flyte/error_kind"].value == "TIMEOUT"
+    run_name = meta["dagster-flyte/run_name"].value
+    run = flyte_devserver.client.get_run(run_name)
+    wait_until(lambda: run.sync().phase.value == "ABORTED", timeout=20)
+
+
+def test_failure_when_the_backend_is_unreachable_is_retryable():
+    unreachable = FlyteResource(endpoint="127.0.0.1:9", insecure=True)
+
+    @dg.asset
+    def nowhere(context: AssetExecutionContext, flyte: FlyteResource) -> int:
+        return flyte.run_task(context, "sample_tasks.add", {"x": 1, "y": 1}).value
+
+    with pytest.raises(dg.Failure) as info:
+        dg.materialize([nowhere], resources={"flyte": unreachable})
+    assert info.value.allow_retries is True
+    assert info.value.metadata["dagster-flyte/error_kind"].value == "TRANSPORT"
