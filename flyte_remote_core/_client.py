@@ -8,6 +8,7 @@ side in one process; each keeps one gRPC channel per event loop.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -17,6 +18,7 @@ from ._config import ClientConfig
 from ._resources import ResourcesMixin
 from ._waiting import WaitingMixin
 from ._errors import (
+    AlreadyExistsError,
     ConfigurationError,
     NotFoundError,
     RunAbortedError,
@@ -30,6 +32,10 @@ from ._rpc import Rpc
 from ._run import Run, RunDetails
 from ._syncify import LoopThread, syncify
 from ._task import Task
+
+# The run label that marks which launch created a named run (see _create_run).
+LAUNCH_LABEL = "flyte-integrations-launch-id"
+
 
 class FlyteClient(WaitingMixin, ResourcesMixin):
     """A client for one Flyte 2 endpoint, project and domain (both overridable per call)."""
@@ -89,6 +95,7 @@ class FlyteClient(WaitingMixin, ResourcesMixin):
         # Validated now, so a bad option fails at construction; its token sources (and cached
         # tokens) are shared by the channels of every event loop.
         self._channel_config = channel_config(**self.config.channel_kwargs())
+        self._rpc_timeout = rpc_timeout
         self._rpc = Rpc(self._make_channel, timeout=rpc_timeout)
         self._loop_thread = LoopThread()
         self._closed = False
@@ -328,16 +335,23 @@ class FlyteClient(WaitingMixin, ResourcesMixin):
         request = run_service_pb2.CreateRunRequest(task_id=task.task_id, offloaded_input_data=offloaded, run_spec=spec,
                                                    **({"run_id": run_id} if run_id else {"project_id": project_id}))
         entity = f"run {name or '(new)'} of {task.name}"
+        if not name:
+            response = await self._rpc.call("run", "CreateRun", request, entity=entity, idempotent=False)
+            return Run(response.run, client=self)
+        # A named launch is marked with a launch id, so we can tell our run from one that
+        # already had the name: hosted backends answer ALREADY_EXISTS, the open-source one
+        # silently returns the existing run. The mark also makes retrying CreateRun safe.
+        launch_id = uuid.uuid4().hex
+        request.run_spec.labels.values[LAUNCH_LABEL] = launch_id
         try:
-            # A named CreateRun is safe to repeat (the backend answers "exists"); an unnamed one is not.
-            response = await self._rpc.call("run", "CreateRun", request, entity=entity, idempotent=bool(name))
-        except Exception as exc:
-            from ._errors import AlreadyExistsError
-
-            if isinstance(exc, AlreadyExistsError) and name:
-                raise RunAlreadyExistsError(await self.get_run.aio(name, project=project, domain=domain), entity=entity) from None
-            raise
-        return Run(response.run, client=self)
+            await self._rpc.call("run", "CreateRun", request, entity=entity, idempotent=True)
+        except AlreadyExistsError:
+            pass
+        run = await self.get_run.aio(name, project=project, domain=domain)
+        owner = run._details.pb2.run_spec.labels.values.get(LAUNCH_LABEL) if run._details else None
+        if owner is not None and owner != launch_id:
+            raise RunAlreadyExistsError(run, entity=entity)
+        return run
 
     @syncify
     async def get_run(self, name: str, *, project: str | None = None, domain: str | None = None) -> Run:
@@ -469,7 +483,7 @@ class FlyteClient(WaitingMixin, ResourcesMixin):
         other.__dict__.update(self.__dict__)
         other.project, other.domain = self._scope(project, domain)
         other.config = replace(self.config)
-        other._rpc = Rpc(other._make_channel)
+        other._rpc = Rpc(other._make_channel, timeout=self._rpc_timeout)
         other._channel_config = self._channel_config
         other._loop_thread = LoopThread()
         other._closed = False

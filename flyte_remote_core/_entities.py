@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from google.protobuf.json_format import MessageToDict
 
+from ._syncify import syncify
+
 if TYPE_CHECKING:
     from ._client import FlyteClient
 
@@ -97,19 +99,30 @@ class Trigger(ToJSONMixin):
     def automation_spec(self) -> Any:
         return self.pb2.automation_spec
 
-    async def _get_details(self) -> Any:
+    @syncify
+    async def get_details(self) -> Any:
+        """Get detailed information about this trigger (``TriggerDetails``)."""
         assert self._client is not None, "this Trigger has no client"
-        trigger = await self._client.get_trigger.aio(self.name, task_name=self.task_name)
+        trigger = await self._client.get_trigger.aio(self.name, task_name=self.task_name,
+                                                     project=self.pb2.id.name.project, domain=self.pb2.id.name.domain)
         self.details = trigger.details
         return self.details
 
-    def get_details(self) -> Any:
-        """Get detailed information about this trigger (``get_details.aio`` style: ``await t.aget_details()``)."""
-        assert self._client is not None, "this Trigger has no client"
-        return self._client._loop_thread.run(self._get_details())
+    @syncify
+    async def activate(self) -> None:
+        """Turn the trigger on: it starts launching runs on its schedule."""
+        await self._set_active(True)
 
-    async def aget_details(self) -> Any:
-        return await self._get_details()
+    @syncify
+    async def deactivate(self) -> None:
+        """Turn the trigger off."""
+        await self._set_active(False)
+
+    async def _set_active(self, active: bool) -> None:
+        assert self._client is not None, "this Trigger has no client"
+        await self._client.set_trigger_active.aio(self.name, active, task_name=self.task_name,
+                                                  project=self.pb2.id.name.project, domain=self.pb2.id.name.domain)
+        self.pb2.active = active
 
     def __repr__(self) -> str:
         return f"Trigger(name={self.name!r}, task_name={self.task_name!r}, active={self.is_active})"

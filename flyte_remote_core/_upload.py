@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email.utils
 import hashlib
 import random
+import ssl
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,10 +38,24 @@ def _retry_after(response: httpx.Response, attempt: int) -> float:
             return min(30.0, max(0.0, float(header)))
         except ValueError:
             pass
+        try:  # the HTTP-date form
+            when = email.utils.parsedate_to_datetime(header)
+            return min(30.0, max(0.0, when.timestamp() - time.time()))
+        except (TypeError, ValueError):
+            pass
     return random.uniform(0, min(5.0, 0.2 * 2**attempt))
 
 
-async def put_signed(url: str, path: Path, md5: bytes, headers: dict[str, str], *, verify: bool) -> None:
+def http_verify(client: FlyteClient, verify: bool) -> bool | ssl.SSLContext:
+    """The TLS verification for HTTP calls, from the same settings as the client's channel."""
+    if not verify or client.config.insecure_skip_verify:
+        return False
+    if client.config.ca_cert_file_path:
+        return ssl.create_default_context(cafile=client.config.ca_cert_file_path)
+    return True
+
+
+async def put_signed(url: str, path: Path, md5: bytes, headers: dict[str, str], *, verify: bool | ssl.SSLContext) -> None:
     """PUT a file to a signed URL, retrying 408/429/5xx and honouring Retry-After."""
     data = path.read_bytes()
     send_headers = {"Content-MD5": base64.b64encode(md5).decode(), "Content-Length": str(len(data)), **headers}
@@ -47,8 +64,9 @@ async def put_signed(url: str, path: Path, md5: bytes, headers: dict[str, str], 
             try:
                 response = await http.put(url, content=data, headers=send_headers)
             except httpx.TransportError as exc:
-                if attempt + 1 == _ATTEMPTS:
-                    raise StorageError(f"uploading {path} failed: {type(exc).__name__}") from None
+                # A certificate that does not verify will not verify on the next try either.
+                if attempt + 1 == _ATTEMPTS or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                    raise StorageError(f"uploading {path} failed: {type(exc).__name__}: {redact(str(exc)[:200])}") from None
                 await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))
                 continue
             if response.status_code < 300:
@@ -82,7 +100,7 @@ async def upload_file(client: FlyteClient, fp: Path | str, *, verify: bool = Tru
         content_length=path.stat().st_size,
     )
     location = await client._rpc.call("dataproxy", "CreateUploadLocation", request, entity=f"upload of {path.name}")
-    await put_signed(location.signed_url, path, md5, dict(location.headers), verify=verify)
+    await put_signed(location.signed_url, path, md5, dict(location.headers), verify=http_verify(client, verify))
     return md5.hex(), location.native_url
 
 

@@ -212,7 +212,8 @@ class SharedWatcher:
     ) -> Phase:
         """Return the first phase for which ``until(phase)`` holds."""
         waiter = _Waiter(action_id, until, on_status)
-        if self.watch_runs_supported is False:
+        # WatchRuns carries each run's root action only; other actions are watched alone.
+        if self.watch_runs_supported is False or action_id.name != "a0":
             return await self._wait_alone(waiter)
         run = action_id.run
         key = (run.org, run.project, run.domain)

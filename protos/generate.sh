@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
-OUT=flyte_remote_core/devserver/_admin_pb
+OUT=${OUT:-flyte_remote_core/devserver/_admin_pb}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 "$PY" -m grpc_tools.protoc -I protos \

@@ -132,6 +132,12 @@ class DevServer:
         kwargs.setdefault("insecure", not self.tls)
         kwargs.setdefault("project", self.project)
         kwargs.setdefault("domain", self.domain)
+        if self.tls and "ca_cert_file_path" not in kwargs and "insecure_skip_verify" not in kwargs:
+            kwargs["ca_cert_file_path"] = str(self.tls_cert)  # a self-signed certificate is its own CA
+        if self.auth_manager is not None and not any(k in kwargs for k in ("api_key", "client_id", "token")):
+            # With --auth, a ready client authenticates like a user would: client credentials.
+            client_id, client_secret = self.auth_manager.create_client("devserver-client")
+            kwargs.update(client_id=client_id, client_secret=client_secret)
         return FlyteClient(self.endpoint, **kwargs)
 
     # ------------------------------------------------------------------ lifecycle

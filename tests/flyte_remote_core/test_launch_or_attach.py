@@ -79,3 +79,52 @@ def test_bad_inputs_never_launch(server) -> None:
         assert server.admin.call_count("CreateRun") == 0
     finally:
         client.close()
+
+
+def test_racing_named_launches_get_one_run_and_typed_outcomes(server) -> None:
+    """Both duplicate behaviours: ALREADY_EXISTS, or the existing run silently returned."""
+    import asyncio
+
+    from flyte_remote_core import RunAlreadyExistsError
+
+    client = server.client()
+    try:
+        server.admin.hold(all_new_runs=True)
+
+        async def race() -> list[object]:
+            return await asyncio.gather(
+                *(client.run.aio("sample_tasks.add", {"x": i, "y": 0}, name="race-1") for i in range(4)),
+                return_exceptions=True)
+
+        results = asyncio.run(race())
+        winners = [r for r in results if not isinstance(r, BaseException)]
+        losers = [r for r in results if isinstance(r, RunAlreadyExistsError)]
+        assert len(winners) == 1 and len(losers) == 3, results
+        assert all(err.run.name == "race-1" for err in losers)
+        server.admin.release_all()
+        # The run computed the winner's inputs, not a loser's.
+        won = winners[0]
+        x = dict(won.inputs())["x"]
+        assert won.wait(quiet=True).outputs()[0] == x
+    finally:
+        server.admin.release_all()
+        client.close()
+
+
+def test_racing_launch_or_attach_launches_once(server) -> None:
+    import asyncio
+
+    client = server.client()
+    try:
+        server.admin.hold(all_new_runs=True)
+
+        async def race() -> list[str]:
+            outcomes = await asyncio.gather(*(client.launch_or_attach.aio("sample_tasks.add", {"x": 1, "y": 1},
+                                                                          key="k-race", attempt=1) for _ in range(4)))
+            assert len({o.run.name for o in outcomes}) == 1
+            return sorted(o.action for o in outcomes)
+
+        assert asyncio.run(race()) == ["attached", "attached", "attached", "launched"]
+    finally:
+        server.admin.release_all()
+        client.close()
