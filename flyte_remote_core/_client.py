@@ -406,7 +406,7 @@ class FlyteClient(WaitingMixin, ResourcesMixin):
         return await wait_for_result(self, run, **options)
 
     @syncify
-    async def launch_or_attach(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str,
+    async def launch_or_attach(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str = "",
                                attempt: int = 1, prefix: str = "r", **options: Any) -> Any:
         """Idempotent launch for orchestrators; see :func:`flyte_remote_core.launch_or_attach`."""
         from ._launch import launch_or_attach

@@ -215,6 +215,16 @@ class RunError(FlyteError):
         super().__init__(text)
 
 
+    @property
+    def retryable(self) -> bool:
+        """Whether an orchestrator should retry the step: only after a SYSTEM failure.
+
+        A USER error fails the same way again; an ABORTED run was stopped on purpose; a
+        TIMED_OUT run hit the task's own limit (Flyte already applied the task's retries).
+        """
+        return isinstance(self, RunFailedError) and self.kind == "SYSTEM"
+
+
 class RunFailedError(RunError):
     pass
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidRunNameError, NotFoundError, RunAlreadyExistsError
+from ._errors import ConfigurationError, InvalidRunNameError, NotFoundError, RunAlreadyExistsError
 
 if TYPE_CHECKING:
     from ._client import FlyteClient
@@ -82,28 +82,47 @@ async def launch_or_attach(
     task: Any,
     inputs: dict[str, Any] | None = None,
     *,
-    key: str,
+    key: str = "",
     attempt: int = 1,
     prefix: str = "r",
     project: str | None = None,
     domain: str | None = None,
     version: str | None = None,
+    name: str | None = None,
     **run_options: Any,
 ) -> LaunchOutcome:
     """Attach to, reuse, or launch the run for ``key``; see the module docstring.
 
+    Run names derive from ``key``, the task (name and version) and the inputs, so the same
+    step with new inputs (a cleared and re-run Airflow task, say) never reuses a run made
+    for other inputs. With ``name``, the caller picks the run names instead: ``name`` for
+    attempt 1, ``name-2``, ``name-3``, ... for later attempts.
+
     Inputs are converted and checked before any remote call that could start work.
     """
+    if not key and name is None:
+        raise ConfigurationError("launch_or_attach needs a stable key (or an explicit run name)")
     task_obj = task if hasattr(task, "interface") else await client.get_task.aio(
         task, version=version, project=project, domain=domain
     )
     prepared = task_obj.to_inputs(inputs)  # raises InvalidInputError before anything is sent
     project = project or task_obj.project
     domain = domain or task_obj.domain
+    if name is not None:
+        check_run_name(name)
+
+        def name_for(n: int) -> str:
+            return check_run_name(name if n == 1 else f"{name}-{n}")
+    else:
+        digest = hashlib.sha256(prepared.SerializeToString(deterministic=True)).hexdigest()
+        material = "\x00".join((key, task_obj.name, task_obj.version, digest))
+
+        def name_for(n: int) -> str:
+            return deterministic_run_name(material, n, prefix=prefix)
 
     failed_at = 0
     for earlier in range(attempt, max(0, attempt - _LOOKBACK), -1):
-        found = await _find_run(client, deterministic_run_name(key, earlier, prefix=prefix), project, domain)
+        found = await _find_run(client, name_for(earlier), project, domain)
         if found is None:
             continue
         if found.phase.is_success:
@@ -118,11 +137,11 @@ async def launch_or_attach(
         # This very attempt's name is taken by a failed run (the caller did not bump its
         # attempt): take the next free name rather than attach to the failure.
         launch_attempt = attempt + 1
-        while await _find_run(client, deterministic_run_name(key, launch_attempt, prefix=prefix), project, domain):
+        while await _find_run(client, name_for(launch_attempt), project, domain):
             launch_attempt += 1
-    name = deterministic_run_name(key, launch_attempt, prefix=prefix)
     try:
-        run = await client._create_run(task_obj, prepared, name=name, project=project, domain=domain, **run_options)
+        run = await client._create_run(task_obj, prepared, name=name_for(launch_attempt), project=project,
+                                       domain=domain, **run_options)
     except RunAlreadyExistsError as exc:  # raced with another launcher of the same attempt
         run = exc.run
         return LaunchOutcome(run, "reused" if run.phase.is_success else "attached", launch_attempt)

@@ -65,3 +65,13 @@ def test_tokens_in_server_details_are_redacted() -> None:
 
 def test_redact_known_values() -> None:
     assert redact("key is hunter22 here", "hunter22") == "key is *** here"
+
+
+def test_only_system_failures_are_retryable() -> None:
+    from flyte_remote_core import RunAbortedError, RunFailedError, RunTimedOutError
+
+    assert RunFailedError("r", phase="FAILED", kind="SYSTEM").retryable is True
+    assert RunFailedError("r", phase="FAILED", kind="USER").retryable is False
+    assert RunFailedError("r", phase="FAILED", kind=None).retryable is False
+    assert RunAbortedError("r", phase="ABORTED").retryable is False
+    assert RunTimedOutError("r", phase="TIMED_OUT", kind="SYSTEM").retryable is False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flyte_remote_core import FlyteClient, InvalidInputError, Phase, deterministic_run_name
+from flyte_remote_core import FlyteClient, InvalidInputError, Phase
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,7 +24,7 @@ def test_first_attempt_launches_and_a_retry_attaches_while_active(server) -> Non
         server.admin.hold(all_new_runs=True)
         first = client.launch_or_attach("sample_tasks.add", {"x": 1, "y": 2}, key="dag/t/run1/-1", attempt=1)
         assert first.action == "launched"
-        assert first.run.name == deterministic_run_name("dag/t/run1/-1", 1)
+        assert first.run.name.startswith("r-") and first.run.name.endswith("-1")
         # The worker "crashes"; the orchestrator's next try comes with attempt 2.
         second = client.launch_or_attach("sample_tasks.add", {"x": 1, "y": 2}, key="dag/t/run1/-1", attempt=2)
         assert second.action == "attached"
@@ -127,4 +127,43 @@ def test_racing_launch_or_attach_launches_once(server) -> None:
         assert asyncio.run(race()) == ["attached", "attached", "attached", "launched"]
     finally:
         server.admin.release_all()
+        client.close()
+
+
+def test_new_inputs_under_the_same_key_never_reuse_an_old_run(server) -> None:
+    """A cleared and re-run step with other inputs must not get the old run's outputs."""
+    client = server.client()
+    try:
+        first = client.launch_or_attach("sample_tasks.add", {"x": 1, "y": 1}, key="dag/t/run9/-1", attempt=1)
+        assert first.run.wait(quiet=True).outputs()[0] == 2
+        again = client.launch_or_attach("sample_tasks.add", {"x": 50, "y": 50}, key="dag/t/run9/-1", attempt=2)
+        assert again.action == "launched" and again.run.name != first.run.name
+        assert again.run.wait(quiet=True).outputs()[0] == 100
+        same = client.launch_or_attach("sample_tasks.add", {"x": 1, "y": 1}, key="dag/t/run9/-1", attempt=3)
+        assert same.action == "reused" and same.run.name == first.run.name
+    finally:
+        client.close()
+
+
+def test_explicit_names_get_attempt_suffixes(server) -> None:
+    client = server.client()
+    try:
+        first = client.launch_or_attach("sample_tasks.crash", {}, name="my-run", attempt=1)
+        assert first.run.name == "my-run"
+        first.run.wait(quiet=True)
+        assert first.run.phase is Phase.FAILED
+        second = client.launch_or_attach("sample_tasks.crash", {}, name="my-run", attempt=2)
+        assert second.action == "launched" and second.run.name == "my-run-2"
+    finally:
+        client.close()
+
+
+def test_a_key_or_a_name_is_required(server) -> None:
+    from flyte_remote_core import ConfigurationError
+
+    client = server.client()
+    try:
+        with pytest.raises(ConfigurationError, match="key"):
+            client.launch_or_attach("sample_tasks.add", {"x": 1, "y": 1})
+    finally:
         client.close()
