@@ -16,9 +16,8 @@ Every I/O method blocks; its ``.aio`` twin is awaitable (``await run.wait.aio()`
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._action import Action, ActionDetails, ActionInputs, ActionOutputs
+from ._channel import create_channel
 from ._client import FlyteClient
 from ._default import init, upload_dir, upload_file
 from ._entities import Project, Secret, Trigger, User
@@ -54,13 +53,6 @@ from ._run import Run, RunDetails
 from ._task import Task, TaskInput, TaskOutput
 
 __version__ = "0.1.0"
-
-
-async def create_channel(*args: Any, **kwargs: Any) -> Any:
-    """Create a ``grpc.aio`` channel with TLS and auth interceptors (seed API)."""
-    from ._channel import create_channel as _create_channel
-
-    return await _create_channel(*args, **kwargs)
 
 
 __all__ = [

@@ -15,11 +15,13 @@ import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
-import httpx
+
+if TYPE_CHECKING:
+    import httpx
 
 from ._auth import (
     ClientCredentialsToken,

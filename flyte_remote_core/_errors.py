@@ -5,6 +5,7 @@ The hierarchy::
     FlyteError
     ├── FlyteInputError (ValueError)       bad input found locally; nothing was sent
     │   ├── InvalidInputError               a task input is missing, unknown or of the wrong type
+    │   │   └── InvalidInputsError          several inputs are wrong at once; ``.errors`` lists each
     │   ├── InvalidRunNameError             a run name breaks the backend's DNS-1035 rule
     │   └── ConfigurationError              endpoint, credentials or options are malformed
     ├── RemoteError                         the backend answered with a gRPC error
@@ -33,6 +34,7 @@ passed through :func:`redact`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -45,6 +47,7 @@ __all__ = [
     "FlyteInputError",
     "InvalidArgumentError",
     "InvalidInputError",
+    "InvalidInputsError",
     "InvalidRunNameError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -82,6 +85,22 @@ class InvalidInputError(FlyteInputError):
         self.task = task
         where = f" of task {task!r}" if task else ""
         super().__init__(f"input {input_name!r}{where}: expected {expected}, got {given}")
+
+
+class InvalidInputsError(InvalidInputError):
+    """Several inputs are wrong at once; ``errors`` holds one :class:`InvalidInputError` each.
+
+    Its attributes (``input_name``, ``expected``, ``given``, ``task``) are those of the first
+    error, so code written for a single :class:`InvalidInputError` keeps working.
+    """
+
+    def __init__(self, errors: Sequence[InvalidInputError]) -> None:
+        first = errors[0]
+        super().__init__(first.input_name, expected=first.expected, given=first.given, task=first.task)
+        self.errors = list(errors)
+        where = f" of task {first.task!r}" if first.task else ""
+        details = "; ".join(f"{e.input_name!r}: expected {e.expected}, got {e.given}" for e in self.errors)
+        self.args = (f"{len(self.errors)} inputs{where} are invalid: {details}",)
 
 
 class InvalidRunNameError(FlyteInputError):
@@ -244,6 +263,9 @@ class WaitTimeoutError(FlyteError, TimeoutError):
         self.run_name = run_name
         self.timeout = timeout
         self.phase = phase
+        # Set by run_to_completion / wait_for_result, which abort the run at their deadline:
+        # True if the abort was accepted, False if it failed, None if none was tried.
+        self.aborted: bool | None = None
         super().__init__(
             f"run {run_name!r} did not finish within {timeout:g} s"
             + (f" (last phase {phase})" if phase else "")

@@ -65,7 +65,8 @@ async def run_to_completion(
 ) -> RunResult:
     """Launch or attach, wait until terminal or ``deadline`` (epoch seconds), return outputs.
 
-    Past the deadline the run is aborted and :class:`WaitTimeoutError` is raised.
+    Past the deadline the run is aborted and :class:`WaitTimeoutError` is raised; its
+    ``aborted`` attribute says whether the abort was accepted.
     A run that ends FAILED, ABORTED or TIMED_OUT raises the matching ``RunError``.
     """
     started = time.monotonic()
@@ -97,8 +98,8 @@ async def wait_for_result(
         timeout = None if deadline is None else max(0.001, deadline - time.time())
         try:
             await run.wait.aio(quiet=True, timeout=timeout)
-        except WaitTimeoutError:
-            await abort_quietly(run, f"deadline passed after {time.monotonic() - started:.0f}s")
+        except WaitTimeoutError as exc:
+            exc.aborted = await abort_quietly(run, f"deadline passed after {time.monotonic() - started:.0f}s")
             raise
     finally:
         if tail is not None:

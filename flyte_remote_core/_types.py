@@ -24,28 +24,44 @@ so interfaces built here and by the SDK look the same to the backend and to each
 * A string-valued ``enum.Enum`` is ``enum_type`` listing member names; ``typing.Literal``
   of strings lists the literal values (the SDK turns a Literal into an Enum of values).
 
-Outputs are named ``o0, o1, ...`` (a tuple return gives several, ``None`` gives none); a
-``NamedTuple`` return uses its field names, as the SDK's ``extract_return_annotation``.
-Task defaults are sent as ``NamedParameter`` only for inputs that have one, like the SDK's
-``convert_upload_default_inputs`` (no ``required`` flag is set; an input without an entry
-is required).
+This module holds that mapping (hint -> ``LiteralType``, the union tags, the dataclass
+JSON schema) and its reverse (:func:`describe`, :func:`python_type_for`). Two neighbours
+hold the rest and are re-exported here, so every name imports from ``_types`` as before:
+
+* :mod:`._codec_hints`: predicates on hints (``is_union``, ``is_dataclass_type``, ...).
+* :mod:`._codec_interface`: functions -> interfaces. Outputs are named ``o0, o1, ...`` (a
+  tuple return gives several, ``None`` gives none); a ``NamedTuple`` return uses its field
+  names, as the SDK's ``extract_return_annotation``. Task defaults are sent as
+  ``NamedParameter`` only for inputs that have one, like the SDK's
+  ``convert_upload_default_inputs`` (no ``required`` flag is set; an input without an entry
+  is required).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import enum
-import inspect
-import sys
-import types
 import typing
-from typing import Any, Callable
+from typing import Any
 
-from flyteidl2.core import interface_pb2, types_pb2
-from flyteidl2.task import common_pb2
+from flyteidl2.core import types_pb2
 from google.protobuf import struct_pb2
 
+# The predicates not used here are re-exported: they were defined in this module before.
+from ._codec_hints import (
+    NoneType,
+    field_hints,
+    is_dataclass_instance,  # noqa: F401
+    is_dataclass_type,
+    is_enum_type,
+    is_namedtuple_type,  # noqa: F401
+    is_pydantic_instance,  # noqa: F401
+    is_pydantic_type,
+    is_struct_model,  # noqa: F401
+    is_union,
+    strip_annotated,
+)
+from ._codec_interface import input_types_for, output_types_for, typed_interface_for
 from ._refs import DataFrameRef, DirRef, FileRef
 
 __all__ = [
@@ -61,8 +77,6 @@ __all__ = [
     "typed_interface_for",
     "union_tag_for",
 ]
-
-NoneType = type(None)
 
 MSGPACK = "msgpack"
 TAG_DATACLASS = "Object-Dataclass-Transformer"
@@ -117,59 +131,6 @@ _TAGS: dict[Any, str] = {
     DirRef: "Dir",
     DataFrameRef: "DataFrame Transformer",
 }
-
-
-# ---------------------------------------------------------------- type predicates
-
-
-def strip_annotated(tp: Any) -> Any:
-    while typing.get_origin(tp) is typing.Annotated:
-        tp = typing.get_args(tp)[0]
-    return tp
-
-
-def is_union(tp: Any) -> bool:
-    return typing.get_origin(tp) in (typing.Union, types.UnionType)
-
-
-_REF_TYPES = (FileRef, DirRef, DataFrameRef)
-
-
-def is_dataclass_type(tp: Any) -> bool:
-    """A user dataclass (our refs are dataclasses too, but they encode as blobs)."""
-    return isinstance(tp, type) and dataclasses.is_dataclass(tp) and not issubclass(tp, _REF_TYPES)
-
-
-def is_dataclass_instance(value: Any) -> bool:
-    return not isinstance(value, type) and is_dataclass_type(type(value))
-
-
-def is_pydantic_type(tp: Any) -> bool:
-    # pydantic is optional: if it was never imported, no model class can exist.
-    pydantic = sys.modules.get("pydantic")
-    return pydantic is not None and isinstance(tp, type) and issubclass(tp, pydantic.BaseModel)
-
-
-def is_pydantic_instance(value: Any) -> bool:
-    return is_pydantic_type(type(value))
-
-
-def is_enum_type(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, enum.Enum)
-
-
-def is_namedtuple_type(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields")
-
-
-def is_struct_model(tp: Any) -> bool:
-    """A class the STRUCT encoding rebuilds on decode (dataclass or pydantic model)."""
-    return is_dataclass_type(tp) or is_pydantic_type(tp)
-
-
-def field_hints(cls: type) -> dict[str, Any]:
-    """Resolved field hints of a dataclass; the class's own name resolves (self references)."""
-    return typing.get_type_hints(cls, localns={cls.__name__: cls}, include_extras=True)
 
 
 # ---------------------------------------------------------------- hint -> LiteralType
@@ -374,88 +335,3 @@ def python_type_for(lt: types_pb2.LiteralType) -> Any:
     if kind == "enum_type":
         return str
     return object
-
-
-# ---------------------------------------------------------------- functions -> interfaces
-
-
-def _unwrap(func: Any) -> Callable[..., Any]:
-    # Decorated task objects (the SDK's TaskTemplate and similar) keep the function in `.func`.
-    inner = getattr(func, "func", None)
-    if not inspect.isroutine(func) and callable(inner):
-        return inner
-    if not callable(func):
-        raise TypeError(f"{func!r} is not a function")
-    return func
-
-
-def input_types_for(func: Any) -> dict[str, Any]:
-    """Input names and hints of ``func``, in signature order."""
-    fn = _unwrap(func)
-    hints = typing.get_type_hints(fn, include_extras=True)
-    out: dict[str, Any] = {}
-    for p in inspect.signature(fn).parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise TypeError(f"{fn.__qualname__}: *args and **kwargs cannot be task inputs")
-        if p.name not in hints:
-            raise TypeError(f"{fn.__qualname__}: input {p.name!r} has no type hint")
-        out[p.name] = hints[p.name]
-    return out
-
-
-def output_types_for(func: Any) -> dict[str, Any]:
-    """Output names and hints of ``func``: ``o0, o1, ...``, or a NamedTuple's field names."""
-    fn = _unwrap(func)
-    ret = typing.get_type_hints(fn, include_extras=True).get("return", inspect.Signature.empty)
-    ret = strip_annotated(ret)
-    if ret in (None, NoneType, inspect.Signature.empty):
-        return {}
-    if is_namedtuple_type(ret):
-        return dict(typing.get_type_hints(ret, include_extras=True))
-    if typing.get_origin(ret) is tuple:
-        args = typing.get_args(ret)
-        if len(args) < 2 or Ellipsis in args:
-            raise TypeError(
-                f"{fn.__qualname__}: return a tuple of two or more fixed types for several outputs, not {ret!r}"
-            )
-        return {f"o{i}": a for i, a in enumerate(args)}
-    return {"o0": ret}
-
-
-def _variables(types_by_name: dict[str, Any]) -> interface_pb2.VariableMap:
-    return interface_pb2.VariableMap(
-        variables=[
-            interface_pb2.VariableEntry(key=name, value=interface_pb2.Variable(type=literal_type_for(tp)))
-            for name, tp in types_by_name.items()
-        ]
-    )
-
-
-def typed_interface_for(func: Any) -> tuple[interface_pb2.TypedInterface, list[common_pb2.NamedParameter]]:
-    """The ``TypedInterface`` of ``func`` and its default inputs as ``NamedParameter`` s.
-
-    Inputs keep signature order. Only inputs with a default get a ``NamedParameter``
-    (carrying the default literal), as in the SDK.
-    """
-    from ._literals import to_literal  # _literals imports this module
-
-    fn = _unwrap(func)
-    inputs = input_types_for(fn)
-    interface = interface_pb2.TypedInterface(inputs=_variables(inputs), outputs=_variables(output_types_for(fn)))
-    defaults: list[common_pb2.NamedParameter] = []
-    params = inspect.signature(fn).parameters
-    for entry in interface.inputs.variables:
-        default = params[entry.key].default
-        if default is inspect.Parameter.empty:
-            continue
-        try:
-            literal = to_literal(default, entry.value.type, name=entry.key, python_type=inputs[entry.key])
-        except ValueError as e:
-            raise TypeError(f"{fn.__qualname__}: the default of input {entry.key!r} cannot be encoded: {e}") from e
-        defaults.append(
-            common_pb2.NamedParameter(
-                name=entry.key,
-                parameter=interface_pb2.Parameter(var=interface_pb2.Variable(type=entry.value.type), default=literal),
-            )
-        )
-    return interface, defaults

@@ -13,14 +13,17 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 import grpc
-import httpx
 from flyteidl2.auth import auth_service_pb2, auth_service_pb2_grpc
 
 from .._errors import AuthenticationError, ConfigurationError, UnavailableError, redact, translate_rpc_error
+
+if TYPE_CHECKING:
+    import httpx
+
 from ._sources import CachedTokenSource, TokenSource
 
 __all__ = [
@@ -141,6 +144,8 @@ class _OAuthSource(CachedTokenSource):
             headers["Authorization"] = authorization
         if self._proxy is not None:
             headers["Proxy-Authorization"] = f"Bearer {await self._proxy.token()}"
+        import httpx  # lazily: importing the package stays cheap
+
         try:
             if self._http is not None:
                 response = await self._http.post(url, data=form, headers=headers, timeout=self._timeout)

@@ -11,7 +11,8 @@ from flyteidl2.workflow import run_service_pb2 as rs
 from flyteidl2.workflow.run_service_connect import RunService
 
 from ._engine import ROOT_ACTION, ActionKey, Engine, action_from_details, not_found, run_from_details, uri_to_path
-from ._listing import apply_filters, apply_sort, page_of, sort_keys
+from ._engine_query import list_page, select_where
+from ._listing import apply_filters, apply_sort, sort_keys
 from ._store import TERMINAL_PHASES
 
 WATCH_RUNS_INITIAL = 100
@@ -80,6 +81,19 @@ class RunServiceImpl(RunService):
         self.engine = engine
         self.hub = engine.hub
 
+    def _require_run(self, r) -> None:
+        """NOT_FOUND unless run ``r`` (a RunIdentifier) exists."""
+        if self.engine.get_run_spec(r.project, r.domain, r.name) is None:
+            raise not_found(f"run {r.project}/{r.domain}/{r.name}")
+
+    def _action(self, request, lookup):
+        """``lookup(key)`` for the request's ``action_id``; NOT_FOUND when it returns None."""
+        key = ActionKey.of(request.action_id).tuple()
+        found = lookup(key)
+        if found is None:
+            raise not_found(f"action {'/'.join(key)}")
+        return found
+
     # -- unary ---------------------------------------------------------------------------
     async def create_run(self, request, ctx):
         run = await self.engine.create_run(request)
@@ -88,8 +102,7 @@ class RunServiceImpl(RunService):
     async def abort_run(self, request, ctx):
         r = request.run_id
         reason = request.reason if request.HasField("reason") else ""
-        if self.engine.get_run_spec(r.project, r.domain, r.name) is None:
-            raise not_found(f"run {r.project}/{r.domain}/{r.name}")
+        self._require_run(r)
         for det in self.engine.list_actions(r.project, r.domain, r.name):
             self.engine.abort((r.project, r.domain, r.name, det.id.name), reason)
         return rs.AbortRunResponse()
@@ -108,61 +121,39 @@ class RunServiceImpl(RunService):
         return rs.GetRunDetailsResponse(details=details)
 
     async def get_action_details(self, request, ctx):
-        key = ActionKey.of(request.action_id).tuple()
-        det = self.engine.get_action(key)
-        if det is None:
-            raise not_found(f"action {'/'.join(key)}")
-        return rs.GetActionDetailsResponse(details=det)
+        return rs.GetActionDetailsResponse(details=self._action(request, self.engine.get_action))
 
     async def get_action_data(self, request, ctx):
-        key = ActionKey.of(request.action_id).tuple()
-        uris = self.engine.action_uris(key)
-        if uris is None:
-            raise not_found(f"action {'/'.join(key)}")
-        return rs.GetActionDataResponse(inputs=read_inputs(uris[0]), outputs=read_outputs(uris[1]))
+        inputs_uri, outputs_uri = self._action(request, self.engine.action_uris)
+        return rs.GetActionDataResponse(inputs=read_inputs(inputs_uri), outputs=read_outputs(outputs_uri))
 
     async def get_action_data_u_r_is(self, request, ctx):
-        key = ActionKey.of(request.action_id).tuple()
-        uris = self.engine.action_uris(key)
-        if uris is None:
-            raise not_found(f"action {'/'.join(key)}")
-        return rs.GetActionDataURIsResponse(inputs_uri=uris[0], outputs_uri=uris[1])
+        inputs_uri, outputs_uri = self._action(request, self.engine.action_uris)
+        return rs.GetActionDataURIsResponse(inputs_uri=inputs_uri, outputs_uri=outputs_uri)
 
     def _run_rows(self, request) -> list:
         scope = request.WhichOneof("scope_by")
-        where, args = [], []
+        conds: list[tuple[str, str]] = []
         if scope == "project_id":
-            p = request.project_id
-            if p.name:
-                where.append("project=?")
-                args.append(p.name)
-            if p.domain:
-                where.append("domain=?")
-                args.append(p.domain)
+            conds = [("project", request.project_id.name), ("domain", request.project_id.domain)]
         elif scope == "trigger_name":
             t = request.trigger_name
-            where += ["project=?", "domain=?", "trigger_name=?", "task_name=?"]
-            args += [t.project, t.domain, t.name, t.task_name]
-        elif scope == "task_name":
-            t = request.task_name
-            where += ["project=?", "domain=?", "task_name=?"]
-            args += [t.project, t.domain, t.name]
-        elif scope == "task_id":
-            t = request.task_id
-            where += ["project=?", "domain=?", "task_name=?"]
-            args += [t.project, t.domain, t.name]
-            if t.version:
-                where.append("task_version=?")
-                args.append(t.version)
-        sql = ("SELECT project, domain, name, phase, created_at, updated_at, task_name, task_version,"
-               " trigger_name, org FROM runs")
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return self.engine.store.all(sql, tuple(args))
+            conds = [("project", t.project), ("domain", t.domain), ("trigger_name", t.name), ("task_name", t.task_name)]
+        elif scope in ("task_name", "task_id"):
+            t = getattr(request, scope)
+            conds = [("project", t.project), ("domain", t.domain), ("task_name", t.name)]
+            if scope == "task_id" and t.version:
+                conds.append(("task_version", t.version))
+        sql, args = select_where(
+            "SELECT project, domain, name, phase, created_at, updated_at, task_name, task_version, trigger_name, org"
+            " FROM runs",
+            conds,
+            skip_empty=scope == "project_id",  # an empty project or domain matches all
+        )
+        return self.engine.store.all(sql, args)
 
     async def list_runs(self, request, ctx):
-        lr = request.request if request.HasField("request") else None
-        page = page_of(lr)
+        lr, page = list_page(request)
         rows = self._run_rows(request)
         if lr is not None:
             rows = apply_filters(rows, normalize_phase_filters(lr.filters), _RUN_FIELDS)
@@ -183,10 +174,8 @@ class RunServiceImpl(RunService):
 
     async def list_actions(self, request, ctx):
         r = request.run_id
-        if self.engine.get_run_spec(r.project, r.domain, r.name) is None:
-            raise not_found(f"run {r.project}/{r.domain}/{r.name}")
-        lr = request.request if request.HasField("request") else None
-        page = page_of(lr)
+        self._require_run(r)
+        lr, page = list_page(request)
         dets = self.engine.list_actions(r.project, r.domain, r.name)
         fields = {
             "name": lambda d: d.id.name,
@@ -230,8 +219,7 @@ class RunServiceImpl(RunService):
 
     async def watch_actions(self, request, ctx):
         r = request.run_id
-        if self.engine.get_run_spec(r.project, r.domain, r.name) is None:
-            raise not_found(f"run {r.project}/{r.domain}/{r.name}")
+        self._require_run(r)
         with self.hub.subscribe(("run", r.project, r.domain, r.name)) as sub:
             while True:
                 dets = self.engine.list_actions(r.project, r.domain, r.name)
@@ -267,25 +255,14 @@ class RunServiceImpl(RunService):
             return True
 
         with self.hub.subscribe(("runs",)) as sub:
-            where, args = [], []
-            if proj:
-                where.append("project=?")
-                args.append(proj)
-            if dom:
-                where.append("domain=?")
-                args.append(dom)
-            if task:
-                where.append("task_name=?")
-                args.append(task)
-            if version:
-                where.append("task_version=?")
-                args.append(version)
-            sql = "SELECT project, domain, name FROM runs"
-            if where:
-                sql += " WHERE " + " AND ".join(where)
+            sql, args = select_where(
+                "SELECT project, domain, name FROM runs",
+                [("project", proj), ("domain", dom), ("task_name", task), ("task_version", version)],
+                skip_empty=True,
+            )
             sql += f" ORDER BY created_at DESC LIMIT {WATCH_RUNS_INITIAL}"
             first = []
-            for p, d, n in self.engine.store.all(sql, tuple(args)):
+            for p, d, n in self.engine.store.all(sql, args):
                 det = self.engine.get_action((p, d, n, ROOT_ACTION))
                 if det is not None:
                     first.append(run_from_details(det))

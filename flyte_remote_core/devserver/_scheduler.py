@@ -25,7 +25,8 @@ from flyteidl2.trigger.trigger_service_connect import TriggerService
 from flyteidl2.workflow import run_service_pb2
 
 from ._engine import Engine, not_found, ts
-from ._listing import apply_sort, page_of, sort_keys
+from ._engine_query import list_page, select_where
+from ._listing import apply_sort, sort_keys
 
 log = logging.getLogger("flyte_remote_core.devserver")
 
@@ -273,21 +274,16 @@ class TriggerServiceImpl(TriggerService):
         return tsvc.GetTriggerRevisionDetailsResponse(trigger=det)
 
     async def list_triggers(self, request, ctx):
-        lr = request.request if request.HasField("request") else None
-        page = page_of(lr)
-        where, args = [], []
+        lr, page = list_page(request)
+        conds = []
         scope = request.WhichOneof("scope_by")
         if scope == "project_id":
-            where += ["project=?", "domain=?"]
-            args += [request.project_id.name, request.project_id.domain]
+            conds = [("project", request.project_id.name), ("domain", request.project_id.domain)]
         elif scope in ("task_id", "task_name"):
             t = getattr(request, scope)
-            where += ["project=?", "domain=?", "task_name=?"]
-            args += [t.project, t.domain, t.name]
-        sql = "SELECT details, active, updated_at FROM triggers"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = self.engine.store.all(sql + " ORDER BY updated_at DESC", tuple(args))
+            conds = [("project", t.project), ("domain", t.domain), ("task_name", t.name)]
+        sql, args = select_where("SELECT details, active, updated_at FROM triggers", conds)
+        rows = self.engine.store.all(sql + " ORDER BY updated_at DESC", args)
         if sort_keys(lr):
             rows = apply_sort(rows, sort_keys(lr), {"updated_at": lambda r: r[2], "created_at": lambda r: r[2]})
         window = rows[page.offset : page.offset + page.limit]
@@ -300,7 +296,7 @@ class TriggerServiceImpl(TriggerService):
 
     async def get_trigger_revision_history(self, request, ctx):
         key = _key(request.name)
-        page = page_of(request.request if request.HasField("request") else None)
+        _, page = list_page(request)
         rows = self.engine.store.all(
             "SELECT revision, action, created_at FROM trigger_revisions WHERE project=? AND domain=? AND task_name=?"
             " AND name=? ORDER BY revision DESC", key)

@@ -9,7 +9,8 @@ from flyteidl2.task import task_service_pb2 as ts_pb2
 from flyteidl2.task.task_service_connect import TaskService
 
 from ._engine import Engine, not_found, ts
-from ._listing import apply_filters, apply_sort, page_of, sort_keys
+from ._engine_query import list_page
+from ._listing import apply_filters, apply_sort, sort_keys
 
 # task rows: (project, domain, name, version, org, created_at, spec)
 _TASK_FIELDS = {
@@ -51,18 +52,11 @@ class TaskServiceImpl(TaskService):
         return ts_pb2.GetTaskDetailsResponse(details=details)
 
     async def list_tasks(self, request, ctx):
-        lr = request.request if request.HasField("request") else None
-        page = page_of(lr)
-        where, args = [], []
+        lr, page = list_page(request)
+        conds = []
         if request.WhichOneof("scope_by") == "project_id":
-            p = request.project_id
-            if p.name:
-                where.append("project=?")
-                args.append(p.name)
-            if p.domain:
-                where.append("domain=?")
-                args.append(p.domain)
-        rows = self.engine.task_rows(" AND ".join(where), tuple(args))
+            conds = [("project", request.project_id.name), ("domain", request.project_id.domain)]
+        rows = self.engine.task_rows(conds, skip_empty=True)
         # Latest version per (project, domain, name).
         latest: dict[tuple, tuple] = {}
         for r in rows:
@@ -87,9 +81,8 @@ class TaskServiceImpl(TaskService):
 
     async def list_versions(self, request, ctx):
         tn = request.task_name
-        lr = request.request if request.HasField("request") else None
-        page = page_of(lr)
-        rows = self.engine.task_rows("project=? AND domain=? AND name=?", (tn.project, tn.domain, tn.name))
+        lr, page = list_page(request)
+        rows = self.engine.task_rows([("project", tn.project), ("domain", tn.domain), ("name", tn.name)])
         if not rows:
             raise not_found(f"task {tn.project}/{tn.domain}/{tn.name}")
         if lr is not None:

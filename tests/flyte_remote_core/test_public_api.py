@@ -62,7 +62,7 @@ def test_io_methods_have_async_twins() -> None:
 
 
 def test_create_channel_takes_seed_parameters() -> None:
-    from flyte_remote_core._channel import create_channel
+    from flyte_remote_core import create_channel
 
     params = inspect.signature(create_channel).parameters
     for name in ["endpoint", "api_key", "insecure", "insecure_skip_verify", "ca_cert_file_path", "ssl_credentials",
