@@ -242,8 +242,9 @@ def fetch_task_interface(
     from ._resource import FlyteResource
 
     res = resource if resource is not None else FlyteResource()
-    scope_project = project or res.resolved("project") or ""
-    scope_domain = domain or res.resolved("domain") or ""
+    default_project, default_domain = res.scope()
+    scope_project = project or default_project
+    scope_domain = domain or default_domain
     key = f"flyte_dagster/task/{scope_project}/{scope_domain}/{task_name}@{version or 'latest'}"
 
     def fetch() -> str:

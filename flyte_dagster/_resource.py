@@ -1,4 +1,11 @@
-"""``FlyteResource``: a Flyte 2 endpoint as a Dagster resource, and ``run_task`` for steps."""
+"""``FlyteResource``: a Flyte 2 endpoint as a Dagster resource, and ``run_task`` for steps.
+
+The work is the core's (``flyte_remote_core``): idempotent launch-or-attach with
+attempt-numbered run names, the shared-watcher wait with an absolute deadline, log
+tailing, typed outputs, and the retry decision (``RunError.retryable``). This module
+only adds what is Dagster's: step identity, ``context.log``, metadata, ``Failure`` and
+run termination.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +18,17 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from ._results import FlyteRunResult, failure_for
-from ._runner import LoopRunner
+from ._failures import failure_from_error, timeout_failure
+from ._results import FlyteRunResult
+from ._termination import abort_run, interrupted_error, shielded
 
 __all__ = ["FlyteResource", "flyte_resource"]
 
-_TRUE = {"1", "true", "yes", "on"}
 _SECRET_FIELDS = ("api_key", "client_secret")
-# Field name -> the FLYTE_* variable used when the field is not set.
-_ENV = {
-    "endpoint": "FLYTE_ENDPOINT",
-    "api_key": "FLYTE_API_KEY",
-    "client_id": "FLYTE_CLIENT_ID",
-    "client_secret": "FLYTE_CLIENT_SECRET",
-    "project": "FLYTE_PROJECT",
-    "domain": "FLYTE_DOMAIN",
-    "org": "FLYTE_ORG",
-    "insecure": "FLYTE_INSECURE",
-    "ca_cert_file_path": "FLYTE_CA_CERT",
-}
+# The fields that are FlyteClient keyword arguments; unset ones fall back to FLYTE_* in the core.
+_CLIENT_FIELDS = ("endpoint", "api_key", "client_id", "client_secret", "project", "domain", "org", "insecure",
+                  "ca_cert_file_path")
+_VERB = {"launched": "Launched", "attached": "Attached to still-running", "reused": "Reusing SUCCEEDED"}
 
 
 class FlyteResource(dg.ConfigurableResource):
@@ -58,7 +57,6 @@ class FlyteResource(dg.ConfigurableResource):
     stream_logs: bool = Field(default=True, description="Stream the remote run's logs into the step's log.")
 
     _client: Any = PrivateAttr(default=None)
-    _runner: Any = PrivateAttr(default=None)
     _calls: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
     _pid: int = PrivateAttr(default=0)
@@ -78,20 +76,9 @@ class FlyteResource(dg.ConfigurableResource):
     __str__ = __repr__
 
     # -- configuration -----------------------------------------------------------------
-    def resolved(self, name: str) -> Any:
-        """A field's value, an ``EnvVar`` read now, or the FLYTE_* fallback; None if unset."""
-        value = getattr(self, name, None)
-        if isinstance(value, dg.EnvVar):
-            value = value.get_value()
-        if value is None and name in _ENV:
-            raw = os.environ.get(_ENV[name])
-            if raw is not None and raw != "":
-                value = raw.strip().lower() in _TRUE if name == "insecure" else raw
-        return value
-
     def client_kwargs(self) -> dict[str, Any]:
-        """The fields that are set, as ``FlyteClient`` keyword arguments (holds secrets: never log it)."""
-        values = {name: getattr(self, name, None) for name in _ENV}
+        """The fields that are set, as ``FlyteClient.from_env`` overrides (holds secrets: never log it)."""
+        values = {name: getattr(self, name, None) for name in _CLIENT_FIELDS}
         return {k: (v.get_value() if isinstance(v, dg.EnvVar) else v) for k, v in values.items() if v is not None}
 
     def make_client(self) -> Any:
@@ -100,41 +87,52 @@ class FlyteResource(dg.ConfigurableResource):
 
         return FlyteClient.from_env(**self.client_kwargs())
 
+    def scope(self) -> tuple[str, str]:
+        """``(project, domain)`` as a client built now would use them ("" when unknown); for cache keys."""
+        from flyte_remote_core import ConfigurationError
+        from flyte_remote_core._config import settings_from_env  # the core's FLYTE_* reading, not a copy
+
+        overrides = self.client_kwargs()
+        try:
+            _, values = settings_from_env(overrides)
+        except ConfigurationError:  # no endpoint yet: the scope is still what the fields and FLYTE_* say
+            _, values = settings_from_env({**overrides, "endpoint": "unset"})
+        return str(values.get("project") or ""), str(values.get("domain") or "")
+
+    def _secrets(self) -> list[str | None]:
+        kwargs = self.client_kwargs()
+        return [kwargs.get(n) or os.environ.get(f"FLYTE_{n.upper()}") for n in _SECRET_FIELDS]
+
     # -- lifecycle -----------------------------------------------------------------------
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # The client is built lazily by get_client(), in the process running the step, so
         # steps that never call Flyte do not connect at all.
         self._client = None
-        self._runner = None
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
 
     def close(self) -> None:
-        """Close the client and its loop thread (called after each execution)."""
-        client, runner = self._client, self._runner
-        self._client = self._runner = None
+        """Close the client (its channels and loop thread); called after each execution."""
+        client, self._client = self._client, None
         if client is not None:
-            if runner is not None:
-                runner.run_briefly(client.aclose(), 5.0)
             client.close()
-        if runner is not None:
-            runner.close()
 
     def get_client(self) -> Any:
         """The ``FlyteClient`` of this execution (built on first use, in this process)."""
         with self._lock:
             if self._client is None or self._pid != os.getpid():
                 # A client inherited through fork() is unusable (grpcio): build a fresh one.
-                self._client, self._runner = self.make_client(), None
+                self._client = self.make_client()
                 self._pid = os.getpid()
             return self._client
 
-    def _get_runner(self) -> LoopRunner:
+    def _next_index(self, step: _StepIdentity) -> int:
+        # Several run_task calls in one step get distinct, stable run names.
         with self._lock:
-            if self._runner is None:
-                self._runner = LoopRunner()
-            return self._runner
+            index = self._calls.get(step.call_key, 0)
+            self._calls[step.call_key] = index + 1
+            return index
 
     # -- running tasks ---------------------------------------------------------------------
     def run_task(
@@ -154,160 +152,92 @@ class FlyteResource(dg.ConfigurableResource):
         """Launch (or attach to) a run of ``task_name``, wait for it, and return its outputs.
 
         The run name is derived from the Dagster run id, step key, partition key and the
-        call's position in the step, with the step's retry number as launch attempt: a
+        call's position in the step, with the step's retry number + 1 as launch attempt: a
         retried step attaches to a still-active run, reuses a SUCCEEDED one, and launches
-        anew only after FAILED or ABORTED. ``run_name`` names the run explicitly instead
-        (an existing run of that name is attached to). ``output_types`` maps output names
-        to Python types so dataclass/pydantic outputs come back as instances, not dicts.
-        ``run_options`` go to ``FlyteClient.run`` (labels, annotations, envs, queue, ...).
+        anew only after FAILED, ABORTED or TIMED_OUT. ``run_name`` names the run explicitly
+        instead; later attempts then use ``run_name-2``, ``run_name-3``, ... under the same
+        rules. ``output_types`` maps output names to Python types so dataclass/pydantic
+        outputs come back as instances, not dicts. ``run_options`` go to the launch
+        (labels, annotations, envs, queue, ...).
 
         Raises ``dagster.Failure`` (with the run URL, error kind and message as metadata)
         when the run ends FAILED, ABORTED or TIMED_OUT, or when ``wait_timeout_s`` passes
-        (the remote run is aborted first). A remote USER error is not retried.
+        (the remote run is aborted; the message says whether that worked). Only a remote
+        SYSTEM error and transport errors are retryable.
         """
-        from flyte_remote_core import RunAlreadyExistsError, deterministic_run_name, run_to_completion, wait_for_result
+        from flyte_remote_core import WaitTimeoutError, redact
 
         step = _StepIdentity.of(context, task_name)
+        secrets = self._secrets()
+        types = {k: v for k, v in (output_types or {}).items() if v is not None} or None
+
+        def fail(exc: BaseException, run: Any) -> dg.Failure:
+            return failure_from_error(exc, task_name, run, secrets=secrets, output_types_given=bool(types))
+
         try:
             client = self.get_client()
         except Exception as exc:  # ConfigurationError: no endpoint, malformed key, ...
-            raise self._failure(exc, task_name, None) from exc
-        runner = self._get_runner()
-        timeout = float(wait_timeout_s if wait_timeout_s is not None else self.wait_timeout_s)
-        deadline = time.time() + timeout
-        with self._lock:
-            index = self._calls.get(step.call_key, 0)
-            self._calls[step.call_key] = index + 1
-        key = step.run_key(index)
-        attempt = step.retry_number + 1
-        launched: dict[str, Any] = {}
-        secrets = [self.resolved(n) for n in _SECRET_FIELDS]
+            raise fail(exc, None) from exc
+        timeout_s = float(wait_timeout_s if wait_timeout_s is not None else self.wait_timeout_s)
+        started = time.monotonic()
+        deadline = time.time() + timeout_s
+        key = step.run_key(self._next_index(step))
 
-        def on_launched(run: Any, outcome: Any) -> None:
-            launched["run"] = run
-            verb = {"launched": "Launched", "attached": "Attached to still-running", "reused": "Reusing SUCCEEDED"}
-            message = f"{verb.get(outcome.action, outcome.action)} Flyte run {run.name} of {task_name}: {run.url}"
-            runner.post(lambda: context.log.info(message))
+        # The core's run_to_completion in two halves, so the launch can be shielded from a
+        # termination (see _termination) and the run is known before any wait can be cut.
+        launch_error: Exception | None = None
+        with shielded() as shield:
+            try:
+                outcome = client.launch_or_attach(task_name, inputs, key=key, attempt=step.retry_number + 1,
+                                                  prefix="dg", name=run_name, version=version, project=project,
+                                                  domain=domain, **run_options)
+            except Exception as exc:  # noqa: BLE001 - mapped to a Failure below, once the shield is down
+                launch_error = exc
+        if launch_error is not None:
+            if shield.interrupted:
+                raise interrupted_error() from launch_error
+            raise fail(launch_error, None) from launch_error
+        run = outcome.run
+        context.log.info(f"{_VERB.get(outcome.action, outcome.action)} Flyte run {run.name} of {task_name}: {run.url}")
+        if shield.interrupted:
+            self._on_termination(context, run, step.run_id, "DagsterExecutionInterruptedError")
+            raise interrupted_error()
 
         def log_line(line: str) -> None:
-            from flyte_remote_core._errors import redact
-
-            text = redact(line.rstrip("\n"), *secrets)
-            name = launched["run"].name if "run" in launched else "?"
-            runner.post(lambda: context.log.info(f"[flyte {name}] {text}"))
-
-        options = dict(version=version, project=project, domain=domain, **run_options)
-        stream = log_line if self.stream_logs else None
-        if run_name is None:
-            coro = run_to_completion(client, task_name, inputs, key=key, attempt=attempt, prefix="dg", deadline=deadline,
-                                     on_launched=on_launched, log_line=stream, **options)
-        else:
-            async def named() -> Any:
-                try:
-                    run = await client.run.aio(task_name, inputs, name=run_name, **options)
-                    action = "launched"
-                except RunAlreadyExistsError as exc:
-                    run = exc.run
-                    action = "reused" if run.phase.is_success else "attached"
-                on_launched(run, type("Outcome", (), {"action": action})())
-                return await wait_for_result(client, run, launch=action, deadline=deadline, log_line=stream)
-
-            coro = named()
+            # Called on the client's loop thread: Dagster's log handler is thread-safe (its
+            # Pipes readers log from threads too), so no hand-off to the step thread is needed.
+            context.log.info(f"[flyte {run.name}] {redact(line.rstrip(), *secrets)}")
 
         try:
-            result = runner.run(coro)
+            result = client.wait_for_result(run, launch=outcome.action, deadline=deadline, started=started,
+                                            log_line=log_line if self.stream_logs else None, output_types=types)
+        except WaitTimeoutError as exc:
+            # The core aborted the run at the deadline and says whether that was accepted.
+            aborted = exc.aborted if exc.aborted is not None else abort_run(
+                run, f"Dagster step {step.step_key}: wait_timeout_s={timeout_s:g} passed")
+            raise timeout_failure(exc, task_name, run, timeout_s=timeout_s, aborted=aborted) from exc
         except Exception as exc:
-            raise self._failure(exc, task_name, launched.get("run")) from exc
+            raise fail(exc, run) from exc
         except BaseException as exc:  # DagsterExecutionInterruptedError, KeyboardInterrupt
-            if self.cancel_on_termination:
-                run = launched.get("run")
-                reason = f"Dagster run {step.run_id} was terminated ({type(exc).__name__})"
-                if run is None and run_name is None:
-                    # Interrupted between CreateRun and the callback: find the run by its name.
-                    names = [deterministic_run_name(key, a, prefix="dg") for a in (attempt, attempt + 1)]
-                    run = runner.run_briefly(_find_active(client, names, project, domain), 5.0)
-                if run is not None:
-                    from flyte_remote_core import abort_quietly
-
-                    ok = runner.run_briefly(abort_quietly(run, reason), 10.0)
-                    context.log.warning(f"Aborted Flyte run {run.name} ({run.url})" if ok else
-                                        f"Could not abort Flyte run {run.name} ({run.url})")
+            self._on_termination(context, run, step.run_id, type(exc).__name__)
             raise
-        outputs = _rebuild(result.outputs, output_types, task_name)
         return FlyteRunResult(
-            run_name=result.run_name, url=result.url, phase=result.phase, outputs=outputs,
+            run_name=result.run_name, url=result.url, phase=result.phase, outputs=dict(result.outputs),
             duration_s=result.duration_s, attempts=result.attempts, launch=result.launch,
             task_name=result.task_name or task_name, project=result.project, domain=result.domain,
             json_outputs=result.json_outputs,
         )
 
-    def _failure(self, exc: Exception, task_name: str, run: Any) -> dg.Failure:
-        from flyte_remote_core import (
-            FlyteInputError,
-            NotFoundError,
-            RemoteError,
-            RunError,
-            RunFailedError,
-            WaitTimeoutError,
-        )
-
-        url = getattr(run, "url", None)
-        name = getattr(run, "name", None)
-        if isinstance(exc, RunError):
-            user = isinstance(exc, RunFailedError) and exc.kind == "USER"
-            return failure_for(
-                f"Flyte run {exc.run_name} of {task_name} ended {exc.phase}"
-                + (f" with a {exc.kind} error" if exc.kind else "") + (f": {exc.message}" if exc.message else ""),
-                run_name=exc.run_name, url=exc.url or url, phase=exc.phase, kind=exc.kind, code=exc.code,
-                message=exc.message, task_name=task_name, allow_retries=not user,
-            )
-        if isinstance(exc, WaitTimeoutError):
-            return failure_for(
-                f"Flyte run {exc.run_name} of {task_name} did not finish within {exc.timeout:g} s "
-                f"(wait_timeout_s); it was aborted",
-                run_name=exc.run_name, url=url, phase=exc.phase, kind="TIMEOUT", message=str(exc), task_name=task_name,
-            )
-        if isinstance(exc, FlyteInputError):
-            return failure_for(f"Flyte task {task_name}: {exc}", task_name=task_name, message=str(exc),
-                               kind="INPUT", allow_retries=False)
-        if isinstance(exc, NotFoundError) and run is None:
-            return failure_for(f"Flyte task {task_name}: {exc}", task_name=task_name, message=str(exc),
-                               kind="NOT_FOUND", allow_retries=False)
-        if isinstance(exc, RemoteError):
-            return failure_for(f"Flyte call failed for task {task_name}: {exc}", run_name=name, url=url,
-                               task_name=task_name, kind="TRANSPORT", code=getattr(exc.code, "name", None),
-                               message=str(exc), allow_retries=True)
-        return failure_for(f"Flyte task {task_name} failed in the client: {type(exc).__name__}: {exc}",
-                           run_name=name, url=url, task_name=task_name, message=str(exc), allow_retries=True)
-
-
-async def _find_active(client: Any, names: list[str], project: str | None, domain: str | None) -> Any:
-    from flyte_remote_core import NotFoundError
-
-    for name in names:
-        try:
-            run = await client.get_run.aio(name, project=project, domain=domain)
-        except NotFoundError:
-            continue
-        if not run.phase.is_terminal:
-            return run
-    return None
-
-
-def _rebuild(outputs: dict[str, Any], output_types: Mapping[str, Any] | None, task_name: str) -> dict[str, Any]:
-    if not output_types:
-        return dict(outputs)
-    from flyte_remote_core._literals import build  # the codec's struct -> class rebuild
-
-    rebuilt = dict(outputs)
-    for name, tp in output_types.items():
-        if name in rebuilt and tp is not None:
-            try:
-                rebuilt[name] = build(tp, rebuilt[name])
-            except (TypeError, ValueError) as exc:
-                raise failure_for(f"Flyte task {task_name}: output {name!r} does not fit {tp!r}: {exc}",
-                                  task_name=task_name, kind="OUTPUT_TYPE", allow_retries=False) from exc
-    return rebuilt
+    def _on_termination(self, context: Any, run: Any, dagster_run_id: str, why: str) -> None:
+        if not self.cancel_on_termination:
+            context.log.warning(f"Dagster run terminated; Flyte run {run.name} keeps running "
+                                f"(cancel_on_termination=False): {run.url}")
+            return
+        ok = abort_run(run, f"Dagster run {dagster_run_id} was terminated ({why})")
+        if ok:
+            context.log.warning(f"Aborted Flyte run {run.name} ({run.url})")
+        else:
+            context.log.error(f"Could not abort Flyte run {run.name}; it may still be running: {run.url}")
 
 
 class _StepIdentity:
@@ -322,7 +252,7 @@ class _StepIdentity:
         op_ctx = getattr(context, "op_execution_context", context)
         try:
             step_key = op_ctx.get_step_execution_context().step.key
-        except Exception:  # direct invocation contexts (build_op_context) have no step
+        except Exception:  # noqa: BLE001 - direct invocation contexts (build_op_context) have no step
             step_key = str(getattr(op_ctx, "node_handle", "") or getattr(op_ctx.op_def, "name", "step"))
         partition = ""
         if op_ctx.has_partition_key:

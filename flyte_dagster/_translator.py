@@ -78,8 +78,9 @@ def load_flyte_asset_specs(
     """
     translator = translator or DagsterFlyteTranslator()
     matches, described = _matcher(selector)
-    scope_project = project or resource.resolved("project") or ""
-    scope_domain = domain or resource.resolved("domain") or ""
+    default_project, default_domain = resource.scope()
+    scope_project = project or default_project
+    scope_domain = domain or default_domain
 
     def fetch() -> str:
         with resource.make_client() as client:

@@ -13,23 +13,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ._action import ActionDetails, ActionInputs, ActionOutputs
 from ._config import ClientConfig
 from ._resources import ResourcesMixin
+from ._run_data import RunDataMixin
+from ._task_api import TaskLookupMixin
 from ._waiting import WaitingMixin
 from ._errors import (
     AlreadyExistsError,
     ConfigurationError,
     NotFoundError,
-    RunAbortedError,
     RunAlreadyExistsError,
-    RunError,
-    RunFailedError,
-    RunTimedOutError,
 )
-from ._phases import Phase
 from ._rpc import Rpc
-from ._run import Run, RunDetails
+from ._run import Run
 from ._syncify import LoopThread, syncify
 from ._task import Task
 
@@ -37,7 +33,7 @@ from ._task import Task
 LAUNCH_LABEL = "flyte-integrations-launch-id"
 
 
-class FlyteClient(WaitingMixin, ResourcesMixin):
+class FlyteClient(TaskLookupMixin, RunDataMixin, WaitingMixin, ResourcesMixin):
     """A client for one Flyte 2 endpoint, project and domain (both overridable per call)."""
 
     def __init__(
@@ -202,65 +198,6 @@ class FlyteClient(WaitingMixin, ResourcesMixin):
                     "multi-cluster data planes are not supported by this client yet"
                 )
 
-    # -- tasks ----------------------------------------------------------------------------
-    @syncify
-    async def get_task(self, name: str, version: str | None = None, *, project: str | None = None,
-                       domain: str | None = None) -> Task:
-        """A deployed task; ``version`` None or "latest" picks the newest deployed version."""
-        from flyteidl2.task import task_definition_pb2, task_service_pb2
-
-        project, domain = self._scope(project, domain)
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(f"task name must be a non-empty string, got {name!r}")
-        if version in (None, "", "latest"):
-            version = await self._latest_version(name, project, domain)
-        task_id = task_definition_pb2.TaskIdentifier(org=self.org, project=project, domain=domain, name=name, version=version)
-        response = await self._rpc.call("task", "GetTaskDetails", task_service_pb2.GetTaskDetailsRequest(task_id=task_id),
-                                        entity=f"task {name}@{version} in {project}/{domain}")
-        return Task(response.details, client=self)
-
-    async def _latest_version(self, name: str, project: str, domain: str) -> str:
-        from flyteidl2.common import identifier_pb2, list_pb2
-        from flyteidl2.task import task_service_pb2
-
-        request = task_service_pb2.ListTasksRequest(
-            org=self.org,
-            project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=domain, name=project),
-            request=list_pb2.ListRequest(
-                limit=1,
-                sort_by=list_pb2.Sort(key="created_at", direction=list_pb2.Sort.DESCENDING),
-                filters=[list_pb2.Filter(function=list_pb2.Filter.Function.EQUAL, field="name", values=[name])],
-            ),
-        )
-        response = await self._rpc.call("task", "ListTasks", request, entity=f"task {name} in {project}/{domain}")
-        for task in response.tasks:
-            if task.task_id.name == name:
-                return str(task.task_id.version)
-        raise NotFoundError(f"no task named {name!r} is deployed", entity=f"project {project}/{domain}",
-                            hint="Check the task name (module.function) and that it is deployed to this project and domain")
-
-    @syncify
-    async def list_tasks(self, *, project: str | None = None, domain: str | None = None, limit: int = 200) -> list[Task]:
-        """The latest version of every task deployed in a project and domain."""
-        from flyteidl2.common import identifier_pb2, list_pb2
-        from flyteidl2.task import task_service_pb2
-
-        project, domain = self._scope(project, domain)
-        tasks: list[Task] = []
-        token = ""
-        while len(tasks) < limit:
-            request = task_service_pb2.ListTasksRequest(
-                org=self.org,
-                project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=domain, name=project),
-                request=list_pb2.ListRequest(limit=min(200, limit - len(tasks)), token=token),
-            )
-            response = await self._rpc.call("task", "ListTasks", request, entity=f"project {project}/{domain}")
-            tasks.extend(Task(t, client=self) for t in response.tasks)
-            token = response.token
-            if not token or not response.tasks:
-                break
-        return tasks
-
     # -- runs ------------------------------------------------------------------------------
     @syncify
     async def run(
@@ -391,7 +328,7 @@ class FlyteClient(WaitingMixin, ResourcesMixin):
         return runs
 
     @syncify
-    async def run_to_completion(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str,
+    async def run_to_completion(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str = "",
                                 attempt: int = 1, **options: Any) -> Any:
         """Launch or attach, wait, and return a :class:`RunResult`; see :func:`flyte_remote_core.run_to_completion`."""
         from ._orchestrate import run_to_completion
@@ -413,70 +350,6 @@ class FlyteClient(WaitingMixin, ResourcesMixin):
 
         return await launch_or_attach(self, task, dict(inputs or {}), key=key, attempt=attempt, prefix=prefix, **options)
 
-    async def _run_details(self, run_id: Any) -> RunDetails:
-        from flyteidl2.workflow import run_service_pb2
-
-        response = await self._rpc.call("run", "GetRunDetails", run_service_pb2.GetRunDetailsRequest(run_id=run_id),
-                                        entity=f"run {run_id.name} in {run_id.project}/{run_id.domain}")
-        return RunDetails(response.details, client=self)
-
-    async def _action_details(self, action_id: Any) -> ActionDetails:
-        from flyteidl2.workflow import run_service_pb2
-
-        response = await self._rpc.call("run", "GetActionDetails", run_service_pb2.GetActionDetailsRequest(action_id=action_id),
-                                        entity=f"action {action_id.run.name}/{action_id.name}")
-        return ActionDetails(response.details, client=self)
-
-    async def _action_data(self, action_id: Any, interface: Any | None) -> tuple[ActionInputs, ActionOutputs]:
-        from flyteidl2.dataproxy import dataproxy_service_pb2
-
-        from ._literals import literals_to_python
-        from ._storage import read_uri
-
-        await self._select_cluster("OPERATION_GET_ACTION_DATA", action_id.run.project, action_id.run.domain)
-        response = await self._rpc.call("dataproxy", "GetActionData",
-                                        dataproxy_service_pb2.GetActionDataRequest(action_id=action_id),
-                                        entity=f"data of run {action_id.run.name}")
-        in_vars = list(interface.inputs.variables) if interface is not None else None
-        out_vars = list(interface.outputs.variables) if interface is not None else None
-
-        def decode() -> tuple[dict[str, Any], dict[str, Any]]:
-            return (literals_to_python(response.inputs.literals, in_vars, read_uri=read_uri),
-                    literals_to_python(response.outputs.literals, out_vars, read_uri=read_uri))
-
-        inputs, outputs = await asyncio.to_thread(decode) if _has_offloaded(response) else decode()
-        return (ActionInputs(response.inputs, inputs),
-                ActionOutputs(response.outputs, tuple(outputs.values()), tuple(outputs.keys())))
-
-    def _typed_outputs(self, outputs: ActionOutputs, interface: Any | None, python_types: Mapping[str, Any]) -> ActionOutputs:
-        from ._literals import literals_to_python
-        from ._storage import read_uri
-
-        unknown = set(python_types) - set(outputs.names)
-        if unknown:
-            raise ConfigurationError(f"python_types names unknown outputs {sorted(unknown)}; outputs are {list(outputs.names)}")
-        variables = list(interface.outputs.variables) if interface is not None else None
-        values = literals_to_python(outputs.pb2.literals, variables, python_types=dict(python_types), read_uri=read_uri)
-        return ActionOutputs(outputs.pb2, tuple(values.values()), tuple(values.keys()))
-
-    def _run_error(self, details: ActionDetails) -> RunError:
-        phase = details.phase
-        url = self.run_url(details.run_name, project=details.pb2.id.run.project, domain=details.pb2.id.run.domain)
-        if phase is Phase.ABORTED:
-            info = details.abort_info
-            return RunAbortedError(details.run_name, phase=phase.value, message=info.reason if info else "", url=url)
-        err = details.error_info
-        kind = code = None
-        message = ""
-        if err is not None:
-            from flyteidl2.workflow import run_definition_pb2
-
-            kind = run_definition_pb2.ErrorInfo.Kind.Name(err.kind).removeprefix("KIND_")
-            kind = None if kind == "UNSPECIFIED" else kind
-            code, message = err.code or None, err.message
-        cls = RunTimedOutError if phase is Phase.TIMED_OUT else RunFailedError
-        return cls(details.run_name, phase=phase.value, message=message, kind=kind, code=code, url=url)
-
     def with_scope(self, *, project: str | None = None, domain: str | None = None) -> FlyteClient:
         """A new client for the same endpoint and credentials with another default project/domain."""
         other = object.__new__(FlyteClient)
@@ -488,7 +361,3 @@ class FlyteClient(WaitingMixin, ResourcesMixin):
         other._loop_thread = LoopThread()
         other._closed = False
         return other
-
-
-def _has_offloaded(response: Any) -> bool:
-    return any(nl.value.HasField("offloaded_metadata") for nl in list(response.inputs.literals) + list(response.outputs.literals))

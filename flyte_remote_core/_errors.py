@@ -16,6 +16,7 @@ The hierarchy::
     │   ├── AuthenticationError             UNAUTHENTICATED
     │   ├── PermissionDeniedError           PERMISSION_DENIED
     │   ├── UnavailableError                UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNKNOWN
+    │   ├── TLSError                        UNAVAILABLE because the server's certificate did not verify
     │   ├── RemoteDeadlineExceededError     DEADLINE_EXCEEDED
     │   └── UnimplementedError              UNIMPLEMENTED
     ├── RunError                            a run ended in a phase that has no outputs
@@ -59,6 +60,7 @@ __all__ = [
     "RunFailedError",
     "RunTimedOutError",
     "StorageError",
+    "TLSError",
     "UnavailableError",
     "UnimplementedError",
     "WaitTimeoutError",
@@ -193,6 +195,15 @@ class UnavailableError(RemoteError):
         return True
 
 
+class TLSError(RemoteError):
+    """The TLS handshake failed: the certificate did not verify. Retrying will not help."""
+
+    default_hint = (
+        "The server's certificate did not verify: set ca_cert_file_path (FLYTE_CA_CERT) to the CA that "
+        "signed it, or use insecure=True for a plain-text endpoint"
+    )
+
+
 class RemoteDeadlineExceededError(RemoteError):
     @property
     def retryable(self) -> bool:
@@ -296,9 +307,15 @@ _BY_CODE: dict[grpc.StatusCode, type[RemoteError]] = {
 
 # Things that look like secrets in free text coming back from servers or libraries.
 _SECRET_PATTERNS = [
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
+    # "Bearer <token>", but not the words in "missing bearer token".
+    re.compile(r"(?i)(bearer\s+)(?!(?:token|tokens|auth|header|scheme)\b)[A-Za-z0-9\-._~+/]+=*"),
     re.compile(r"(?i)((?:api[_-]?key|client[_-]?secret|password|token|authorization)\s*[=:]\s*)[^\s,;&]+"),
+    # Signed URLs: the query string carries the signature (S3, GCS, Azure, ours).
+    re.compile(r"(?i)(https?://[^\s?\"']+\?)[^\s\"']+"),
+    re.compile(r"(?i)((?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential"
+               r"|signature|sig)=)[^&\s\"']+"),
 ]
+_TLS_FAILURE = re.compile(r"(?i)certificate[_ ]verify[_ ]failed|ssl handshake failed|handshake failed.*ssl")
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -322,4 +339,6 @@ def translate_rpc_error(error: grpc.RpcError | Any, *, entity: str | None = None
     except Exception:
         details = str(error)
     cls = _BY_CODE.get(code, RemoteError)
+    if code is grpc.StatusCode.UNAVAILABLE and _TLS_FAILURE.search(details):
+        cls = TLSError
     return cls(redact(details or code.name.lower()), code=code, entity=entity)

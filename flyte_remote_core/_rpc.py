@@ -133,13 +133,13 @@ class Rpc:
             try:
                 return await getattr(stub, method)(request, timeout=deadline)
             except grpc.RpcError as exc:
-                code = _code(exc)
-                if attempt + 1 < attempts and code in _TRANSIENT:
+                error = translate_rpc_error(exc, entity=entity)
+                if attempt + 1 < attempts and _code(exc) in _TRANSIENT and error.retryable:
                     delay = self._retry.backoff(attempt)
-                    log.debug("%s.%s failed with %s; retrying in %.2fs", service, method, code, delay)
+                    log.debug("%s.%s failed with %s; retrying in %.2fs", service, method, error.code, delay)
                     await asyncio.sleep(delay)
                     continue
-                raise translate_rpc_error(exc, entity=entity) from None
+                raise error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def stream(
@@ -154,7 +154,9 @@ class Rpc:
         except grpc.RpcError as exc:
             raise translate_rpc_error(exc, entity=entity) from None
         finally:
-            call.cancel()
+            cancel = getattr(call, "cancel", None)  # an interceptor may hand back a plain iterator
+            if cancel is not None:
+                cancel()
 
     async def close(self) -> None:
         """Close the channel of the running loop (others close with their loops)."""

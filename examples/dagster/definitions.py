@@ -1,7 +1,9 @@
 """Flyte-backed Dagster assets and an op job over the example tasks (``examples/tasks.py``).
 
-Load it with ``dagster dev -f examples/dagster/definitions.py`` or
-``dg check defs --python-file examples/dagster/definitions.py`` (from the repository root).
+Load it with ``dagster dev -f examples/dagster/definitions.py``, or check that it loads with
+``dagster definitions validate -f examples/dagster/definitions.py`` (both from the repository
+root; ``tests/flyte_dagster/test_examples.py`` runs the latter). The ``dg`` flavour of this
+example is the project in ``flyte_components/`` (``cd examples/dagster/flyte_components && dg check defs``).
 Connection settings come from ``FLYTE_ENDPOINT``, ``FLYTE_INSECURE``, ``FLYTE_PROJECT``,
 ``FLYTE_DOMAIN`` and ``FLYTE_API_KEY`` at run time; for a local try-out start the devserver:
 ``flyte-devserver --port 8090 --tasks examples.tasks`` and ``export FLYTE_ENDPOINT=localhost:8090 FLYTE_INSECURE=1``.

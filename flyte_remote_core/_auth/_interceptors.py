@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -50,9 +51,27 @@ class _UnaryUnary(_BearerInterceptor, grpc.aio.UnaryUnaryClientInterceptor):
 
 
 class _UnaryStream(_BearerInterceptor, grpc.aio.UnaryStreamClientInterceptor):
-    # No retry: messages may already have reached the caller when a stream fails.
     async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
-        return await continuation(await self._details(client_call_details), request)
+        call = await continuation(await self._details(client_call_details), request)
+        if not self._retry:
+            return call
+        return self._replay_once(call, continuation, client_call_details, request)
+
+    async def _replay_once(self, call: Any, continuation: Any, details: Any, request: Any) -> AsyncIterator[Any]:
+        # A stream refused with UNAUTHENTICATED before its first message was never acted on,
+        # so it is replayed once with a fresh token (a revoked or rotated token must not end
+        # a watch). Once a message has arrived, errors go to the caller as they are.
+        received = False
+        try:
+            async for message in call:
+                received = True
+                yield message
+        except grpc.aio.AioRpcError as exc:
+            if received or exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                raise
+            retry = await continuation(await self._details(details, refresh=True), request)
+            async for message in retry:
+                yield message
 
 
 class _StreamUnary(_BearerInterceptor, grpc.aio.StreamUnaryClientInterceptor):
@@ -71,8 +90,8 @@ def auth_interceptors(
     """Interceptors adding ``<header>: Bearer <token>`` to all four call kinds.
 
     ``header=None`` uses the name the source discovered (``authorization_metadata_key``),
-    else ``authorization``. Unary calls answered UNAUTHENTICATED are retried once
-    with a freshly fetched token. For a proxy token pass ``header="proxy-authorization"``
+    else ``authorization``. Unary calls answered UNAUTHENTICATED, and server streams
+    refused before their first message, are retried once with a freshly fetched token. For a proxy token pass ``header="proxy-authorization"``
     and ``retry_unauthenticated=False``.
     """
     return [

@@ -9,6 +9,7 @@ and idempotent; a failed start cleans up after itself.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import concurrent.futures
 import logging
 import os
@@ -333,11 +334,16 @@ class DevServer:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
+        loop.set_exception_handler(self._loop_exception)
         try:
             loop.run_until_complete(self._serve())
         except BaseException as e:
             if not self._ready.is_set():
                 self._error = e
+            elif self._state == "stopped" and isinstance(e, ssl.SSLError):
+                # hypercorn's TLS close can trip over a client that is still talking; we are
+                # stopping anyway, so this is not an error worth a traceback.
+                log.debug("TLS connection closed untidily at stop: %s", e)
             else:
                 log.exception("devserver stopped with an error")
         finally:
@@ -347,6 +353,14 @@ class DevServer:
             except Exception:
                 pass
             loop.close()
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        # At stop, hypercorn's TLS connections to clients that are still talking end with
+        # SSL errors in asyncio's callbacks: expected then, and not worth a traceback.
+        if self._state == "stopped" and isinstance(context.get("exception"), ssl.SSLError):
+            log.debug("TLS connection closed untidily at stop: %s", context.get("exception"))
+            return
+        loop.default_exception_handler(context)
 
     async def _serve(self) -> None:
         from hypercorn.asyncio.run import worker_serve

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from flyte_dagster import FlyteTaskInterface, build_flyte_asset, build_flyte_op
+from flyte_dagster import FlyteResource, FlyteTaskInterface, build_flyte_asset, build_flyte_op
 from tests.flyte_dagster.dagster_tasks import Stats
 
 from .helpers import create_runs
@@ -51,6 +51,24 @@ def test_outputs_reach_downstream_assets_as_typed_values(flyte_devserver, flyte)
     # the remote run is real and ended SUCCEEDED
     assert flyte_devserver.client.get_run(run_name).phase.value == "SUCCEEDED"
     assert create_runs(flyte_devserver.admin) == 4
+
+
+@pytest.mark.parametrize("stream_logs", [True, False])
+def test_run_url_is_logged_at_launch_and_remote_logs_reach_the_step_log(flyte_devserver, stream_logs):
+    flyte = FlyteResource(endpoint=flyte_devserver.endpoint, insecure=True, stream_logs=stream_logs)
+    slow = build_flyte_asset("dagster_tasks.slow", key="slow", inputs={"seconds": 1.0}, resource=flyte)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([slow], resources={"flyte": flyte}, instance=instance)
+        step_log = [(e.user_message, e.timestamp) for e in instance.all_logs(result.run_id) if e.step_key == "slow"]
+    meta = _materialization(result, "slow").metadata
+    name, url = meta["dagster-flyte/run_name"].value, meta["dagster-flyte/run_url"].url
+    launched = [t for m, t in step_log if m == f"Launched Flyte run {name} of dagster_tasks.slow: {url}"]
+    assert len(launched) == 1, step_log
+    remote = [t for m, t in step_log if m == f"[flyte {name}] slow task started"]
+    if stream_logs:
+        assert len(remote) == 1 and remote[0] >= launched[0], step_log
+    else:
+        assert not any(m.startswith("[flyte ") for m, _ in step_log), step_log
 
 
 def test_dataclass_output_is_a_dict_without_output_types(flyte):
@@ -146,7 +164,6 @@ def test_interface_is_replayed_from_reconstruction_metadata_without_a_backend(fl
         DefinitionsLoadContext,
         DefinitionsLoadType,
     )
-
     from dagster._core.definitions.metadata.metadata_value import CodeLocationReconstructionMetadataValue
     from dagster._core.definitions.repository_definition.repository_definition import RepositoryLoadData
 

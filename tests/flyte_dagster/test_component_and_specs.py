@@ -98,33 +98,58 @@ def test_load_flyte_asset_specs_with_translator_and_cache(flyte_devserver, flyte
     assert defaults[0].kinds == {"flyte"}
 
 
-def test_credentials_never_reach_reprs_logs_or_metadata(flyte_devserver, monkeypatch):
-    secret = "s3cr3t-client-value-123"
-    monkeypatch.setenv("MY_FLYTE_SECRET", secret)
-    flyte = FlyteResource(endpoint=flyte_devserver.endpoint, insecure=True,
-                          client_secret=dg.EnvVar("MY_FLYTE_SECRET"), api_key=None)
-    assert secret not in repr(flyte) and secret not in str(flyte)
-    seen: list[str] = []
+@pytest.mark.flyte_devserver_options(auth=True)
+def test_credentials_never_reach_reprs_logs_metadata_or_failures(flyte_devserver, monkeypatch, capfd):
+    from flyte_remote_core._auth import parse_api_key
+
+    auth = flyte_devserver.server.auth_manager
+    api_key = auth.create_api_key(flyte_devserver.endpoint)
+    client_id, client_secret = auth.create_client("dagster")
+    wrong_secret = "wrong-secret-value-0123456789"
+    secrets = [api_key, parse_api_key(api_key).client_secret, client_secret, wrong_secret]
+    monkeypatch.setenv("MY_FLYTE_KEY", api_key)
+    monkeypatch.setenv("MY_FLYTE_SECRET", client_secret)
+    by_key = FlyteResource(endpoint=flyte_devserver.endpoint, insecure=True, api_key=dg.EnvVar("MY_FLYTE_KEY"))
+    by_client = FlyteResource(endpoint=flyte_devserver.endpoint, insecure=True, client_id=client_id,
+                              client_secret=dg.EnvVar("MY_FLYTE_SECRET"))
+    refused = FlyteResource(endpoint=flyte_devserver.endpoint, insecure=True, client_id=client_id,
+                            client_secret=wrong_secret)
+    seen: list[str] = [repr(r) + str(r) for r in (by_key, by_client, refused)]
 
     @dg.asset
     def secretive(context: AssetExecutionContext, flyte: FlyteResource) -> int:
         seen.append(repr(flyte))
         seen.append(repr(flyte.get_client()))
-        return flyte.run_task(context, "sample_tasks.add", {"x": 1, "y": 1}).value
+        result = flyte.run_task(context, "dagster_tasks.slow", {"seconds": 1.0})  # prints a log line
+        seen.append(repr(result))
+        return 1
 
-    total = build_flyte_asset("dagster_tasks.fail", key="failing", inputs={"message": "boom"}, resource=flyte)
+    failing = build_flyte_asset("dagster_tasks.fail", key="failing", inputs={"message": "boom"},
+                                interface=FlyteTaskInterface.declare("dagster_tasks.fail", inputs={"message": str}))
     with dg.instance_for_test() as instance:
-        ok = dg.materialize([secretive], resources={"flyte": flyte}, instance=instance)
-        bad = dg.materialize([total], resources={"flyte": flyte}, instance=instance, raise_on_error=False)
-        assert ok.success and not bad.success
-        records = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.STEP_SUCCESS))
-        assert records
-        everything = "\n".join(
-            str(entry) for run_id in (ok.run_id, bad.run_id) for entry in instance.all_logs(run_id)
-        )
+        runs = [
+            dg.materialize([secretive], resources={"flyte": by_key}, instance=instance),
+            dg.materialize([secretive], resources={"flyte": by_client}, instance=instance),
+            dg.materialize([failing], resources={"flyte": by_key}, instance=instance, raise_on_error=False),
+            dg.materialize([failing], resources={"flyte": refused}, instance=instance, raise_on_error=False),
+        ]
+        assert [r.success for r in runs] == [True, True, False, False]
+        failures = [e.step_failure_data.user_failure_data for r in runs[2:] for e in r.get_step_failure_events()]
+        assert failures[0].metadata["dagster-flyte/error_kind"].value == "USER"  # the credentials worked
+        assert failures[1].metadata["dagster-flyte/error_kind"].value == "TRANSPORT"  # refused by the backend
+        assert "UNAUTHENTICATED" in failures[1].description
+        assert failures[1].metadata["dagster-flyte/retryable"].value is False  # AuthenticationError.retryable
+        entries = [entry for r in runs for entry in instance.all_logs(r.run_id)]
+        messages = [e.user_message for e in entries]
+        everything = "\n".join([*map(str, entries), *messages, *seen,
+                                 *(f"{f.description} {f.metadata}" for f in failures)])
     assert "dagster-flyte/run_url" in everything  # the metadata is there...
-    assert secret not in everything  # ...the secret is not
-    assert all(secret not in text for text in seen)
+    assert any("Launched Flyte run" in m for m in messages)
+    assert any("slow task started" in m for m in messages)  # ...and remote log lines
+    captured = capfd.readouterr()
+    for secret in secrets:
+        assert secret not in everything  # ...the secrets are not
+        assert secret not in captured.out + captured.err
 
 
 def test_flyte_resource_reads_the_environment_and_run_config_overrides_it(flyte_devserver, monkeypatch):

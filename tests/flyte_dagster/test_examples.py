@@ -1,6 +1,10 @@
 """The example definitions load without a backend, and run against the devserver when the example tasks exist."""
 
 import importlib.util
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -43,3 +47,43 @@ def test_example_assets_materialize_against_the_devserver(flyte_devserver, monke
 
     summary = result.output_for_node("summary")
     assert isinstance(summary, Stats) and summary.count == 5
+
+
+# -- the commands the example docstrings and README give, run as a user would --------------
+
+COMPONENTS_PROJECT = ROOT / "examples" / "dagster" / "flyte_components"
+BIN = Path(sys.executable).parent
+
+
+def _cli(args: list[str], cwd: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "DAGSTER_HOME": str(tmp_path),  # else `dagster` makes a temporary home in the working directory
+        "FLYTE_ENDPOINT": "127.0.0.1:9",  # unreachable: loading must not call the backend
+        "NO_COLOR": "1",
+    }
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_dagster_definitions_validate_accepts_the_example(tmp_path):
+    # The command in examples/dagster/definitions.py's docstring.
+    done = _cli([str(BIN / "dagster"), "definitions", "validate", "-f", "examples/dagster/definitions.py"], ROOT,
+                tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All code locations passed validation" in done.stdout + done.stderr
+
+
+def test_dg_list_components_shows_the_flyte_component(tmp_path):
+    done = _cli([str(BIN / "dg"), "list", "components", "--json"], COMPONENTS_PROJECT, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    items = {item["key"]: item for item in json.loads(done.stdout)["items"]}
+    assert "flyte_dagster.FlyteTaskComponent" in items, sorted(items)
+    assert "Flyte task" in items["flyte_dagster.FlyteTaskComponent"]["summary"]
+
+
+def test_dg_check_defs_loads_the_components_project(tmp_path):
+    done = _cli([str(BIN / "dg"), "check", "defs"], COMPONENTS_PROJECT, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All definitions loaded successfully" in done.stdout + done.stderr

@@ -4,8 +4,8 @@
 import threading
 
 import dagster as dg
-from dagster import AssetExecutionContext
 import pytest
+from dagster import AssetExecutionContext
 
 from flyte_dagster import FlyteResource, build_flyte_asset
 
@@ -54,18 +54,30 @@ def test_step_retry_attaches_to_the_running_remote_run(flyte_devserver, flyte):
     admin = flyte_devserver.admin
     admin.hold(all_new_runs=True)  # runs stay RUNNING until released
     attempts: list[dict] = []
+    lost: dict = {}
+
+    def lost_worker(context: AssetExecutionContext, flyte: FlyteResource) -> None:
+        try:
+            lost["result"] = flyte.run_task(context, "sample_tasks.add", {"x": 2, "y": 3})
+        except BaseException as exc:  # noqa: BLE001 - recorded, so the test sees how the lost wait ended
+            lost["error"] = exc
 
     @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
     def joined(context: AssetExecutionContext, flyte: FlyteResource) -> int:
         if context.retry_number == 0:
-            # The first attempt launches, then dies mid-wait (as a lost worker would).
-            threading.Thread(target=lambda: flyte.run_task(context, "sample_tasks.add", {"x": 2, "y": 3}),
-                             daemon=True).start()
+            # The first attempt launches, then its step gives up mid-wait (as a lost worker would).
+            lost["thread"] = threading.Thread(target=lost_worker, args=(context, flyte), daemon=True)
+            lost["thread"].start()
             wait_until(lambda: create_runs(admin) == 1)
             raise RuntimeError("worker lost while waiting")
-        threading.Timer(1.0, admin.release_all).start()
+        release = threading.Timer(1.0, admin.release_all)
+        release.start()
         result = flyte.run_task(context, "sample_tasks.add", {"x": 2, "y": 3})
         attempts.append({"launch": result.launch, "name": result.run_name})
+        release.join(10)
+        # The lost wait is on the same run, so it ends now too; join it before the
+        # resource's client closes, so no thread outlives the test.
+        lost["thread"].join(30)
         return result.value
 
     result = dg.materialize([joined], resources={"flyte": flyte})
@@ -73,6 +85,59 @@ def test_step_retry_attaches_to_the_running_remote_run(flyte_devserver, flyte):
     assert result.output_for_node("joined") == 5
     assert attempts == [{"launch": "attached", "name": attempts[0]["name"]}]
     assert attempts[0]["name"].endswith("-1")
+    assert create_runs(admin) == 1
+    assert not lost["thread"].is_alive()
+    assert "error" not in lost, lost.get("error")
+    assert (lost["result"].launch, lost["result"].run_name, lost["result"].value) == ("launched", attempts[0]["name"], 5)
+
+
+def test_explicit_run_name_retry_after_a_system_failure_launches_name_2(flyte_devserver, flyte):
+    seen: list[tuple[int, str, str, bool]] = []
+
+    @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
+    def named_crash(context: AssetExecutionContext, flyte: FlyteResource) -> int:
+        try:
+            return flyte.run_task(context, "sample_tasks.crash", {"code": 3}, run_name="my-crash").value
+        except dg.Failure as failure:
+            meta = failure.metadata
+            seen.append((context.retry_number, meta["dagster-flyte/run_name"].value,
+                         meta["dagster-flyte/error_kind"].value, failure.allow_retries))
+            raise
+
+    result = dg.materialize([named_crash], resources={"flyte": flyte}, raise_on_error=False)
+    assert not result.success
+    # SYSTEM errors are retryable, and the retry did not attach to the FAILED "my-crash":
+    # it launched "my-crash-2".
+    assert seen == [(0, "my-crash", "SYSTEM", True), (1, "my-crash-2", "SYSTEM", True)]
+    assert sum(1 for e in result.all_events if e.event_type_value == "STEP_RESTARTED") == 1
+    assert create_runs(flyte_devserver.admin) == 2
+    phases = {r.name: r.phase.value for r in flyte_devserver.client.list_runs()}
+    assert phases == {"my-crash": "FAILED", "my-crash-2": "FAILED"}
+
+
+def test_an_aborted_remote_run_fails_the_step_without_retries(flyte_devserver, flyte):
+    admin = flyte_devserver.admin
+    admin.hold(all_new_runs=True)
+    client = flyte_devserver.client
+
+    def abort_from_outside() -> None:  # an operator aborts the run in the Flyte console
+        run = wait_until(lambda: next(iter(client.list_runs()), None), timeout=30)
+        wait_until(lambda: run.sync().phase.value == "RUNNING", timeout=30)
+        run.abort("stopped by an operator")
+
+    operator = threading.Thread(target=abort_from_outside, daemon=True)
+    operator.start()
+    held = build_flyte_asset("sample_tasks.add", key="held", inputs={"x": 1, "y": 2},
+                             retry_policy=dg.RetryPolicy(max_retries=2), resource=flyte)
+    result = dg.materialize([held], resources={"flyte": flyte}, raise_on_error=False)
+    operator.join(30)
+    assert not operator.is_alive()
+    assert not result.success
+    [failure] = _failure_data(result)
+    assert failure.metadata["dagster-flyte/phase"].value == "ABORTED"
+    assert failure.metadata["dagster-flyte/retryable"].value is False
+    assert "stopped by an operator" in failure.description
+    assert not any(e.event_type_value == "STEP_RESTARTED" for e in result.all_events)
     assert create_runs(admin) == 1
 
 
@@ -97,11 +162,30 @@ def test_wait_timeout_aborts_the_remote_run_and_fails(flyte_devserver, flyte):
                              run_options={"wait_timeout_s": 1.5})
     result = dg.materialize([slow], resources={"flyte": flyte}, raise_on_error=False)
     assert not result.success
-    meta = _failure_data(result)[0].metadata
-    assert meta["dagster-flyte/error_kind"].value == "TIMEOUT"
-    run_name = meta["dagster-flyte/run_name"].value
+    [failure] = _failure_data(result)
+    assert failure.metadata["dagster-flyte/error_kind"].value == "TIMEOUT"
+    assert failure.metadata["dagster-flyte/aborted"].value is True
+    assert "the remote run was aborted" in failure.description
+    run_name = failure.metadata["dagster-flyte/run_name"].value
+    assert flyte_devserver.client.get_run(run_name).phase.value == "ABORTED"
+
+
+def test_wait_timeout_says_so_when_the_abort_failed(flyte_devserver, flyte):
+    # Every AbortRun is refused: the step must not claim the run was aborted.
+    flyte_devserver.admin.fail_next("AbortRun", "PERMISSION_DENIED", count=100)
+    slow = build_flyte_asset("dagster_tasks.slow", key="slow", inputs={"seconds": 60.0}, resource=flyte,
+                             run_options={"wait_timeout_s": 1.5})
+    result = dg.materialize([slow], resources={"flyte": flyte}, raise_on_error=False)
+    [failure] = _failure_data(result)
+    assert failure.metadata["dagster-flyte/error_kind"].value == "TIMEOUT"
+    assert failure.metadata["dagster-flyte/aborted"].value is False
+    assert "was aborted" not in failure.description
+    assert "may still be running" in failure.description
+    run_name = failure.metadata["dagster-flyte/run_name"].value
+    flyte_devserver.admin.clear_faults()
     run = flyte_devserver.client.get_run(run_name)
-    wait_until(lambda: run.sync().phase.value == "ABORTED", timeout=20)
+    assert run.phase.value == "RUNNING"
+    run.abort("test cleanup")
 
 
 def test_failure_when_the_backend_is_unreachable_is_retryable():

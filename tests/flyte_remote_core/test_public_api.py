@@ -12,7 +12,7 @@ EXPECTED_ALL = {
     "FlyteInputError", "InvalidArgumentError", "InvalidInputError", "InvalidRunNameError", "LaunchOutcome",
     "NotFoundError", "PermissionDeniedError", "Phase", "Project", "RemoteDeadlineExceededError", "RemoteError",
     "Run", "RunResult", "RunAbortedError", "RunAlreadyExistsError", "RunDetails", "RunError", "RunFailedError",
-    "RunTimedOutError", "Secret", "StorageError", "Task", "TaskInput", "TaskOutput", "Trigger", "UnavailableError",
+    "RunTimedOutError", "Secret", "StorageError", "TLSError", "Task", "TaskInput", "TaskOutput", "Trigger", "UnavailableError",
     "UnimplementedError", "User", "WaitTimeoutError", "abort_quietly", "check_run_name", "create_channel",
     "deterministic_run_name", "init", "launch_or_attach", "redact", "run_to_completion", "upload_dir", "upload_file",
     "wait_for_result",
