@@ -24,7 +24,7 @@ from ._errors import (
     NotFoundError,
     RunAlreadyExistsError,
 )
-from ._rpc import Rpc
+from ._rpc import Rpc, collect_pages
 from ._run import Run
 from ._syncify import LoopThread, syncify
 from ._task import Task
@@ -310,22 +310,20 @@ class FlyteClient(TaskLookupMixin, RunDataMixin, WaitingMixin, ResourcesMixin):
         from flyteidl2.workflow import run_service_pb2
 
         project, domain = self._scope(project, domain)
-        runs: list[Run] = []
-        token = ""
-        while len(runs) < limit:
+
+        async def page(token: str, size: int) -> tuple[list[Run], str]:
             request = run_service_pb2.ListRunsRequest(
                 org=self.org,
                 project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=domain, name=project),
-                request=list_pb2.ListRequest(limit=min(200, limit - len(runs)), token=token),
+                request=list_pb2.ListRequest(limit=size, token=token),
             )
             if task_name:
-                request.task_name.CopyFrom(task_definition_pb2.TaskName(org=self.org, project=project, domain=domain, name=task_name))
+                request.task_name.CopyFrom(task_definition_pb2.TaskName(org=self.org, project=project, domain=domain,
+                                                                        name=task_name))
             response = await self._rpc.call("run", "ListRuns", request, entity=f"project {project}/{domain}")
-            runs.extend(Run(r, client=self) for r in response.runs)
-            token = response.token
-            if not token or not response.runs:
-                break
-        return runs
+            return [Run(r, client=self) for r in response.runs], response.token
+
+        return await collect_pages(page, limit)
 
     @syncify
     async def run_to_completion(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str = "",

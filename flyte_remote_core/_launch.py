@@ -112,7 +112,10 @@ async def launch_or_attach(
         check_run_name(name)
 
         def name_for(n: int) -> str:
-            return check_run_name(name if n == 1 else f"{name}-{n}")
+            if n == 1:
+                return name
+            suffix = f"-{n}"  # a long name is shortened so that its retries still fit the rule
+            return check_run_name(name[: MAX_RUN_NAME - len(suffix)].rstrip("-") + suffix)
     else:
         digest = hashlib.sha256(prepared.SerializeToString(deterministic=True)).hexdigest()
         material = "\x00".join((key, task_obj.name, task_obj.version, digest))

@@ -176,6 +176,20 @@ class Rpc:
         return entries
 
 
+async def collect_pages(
+    page: Callable[[str, int], Awaitable[tuple[list[Any], str]]], limit: int, *, page_size: int = 200
+) -> list[Any]:
+    """Follow list tokens until ``limit`` items: ``page(token, size)`` returns ``(items, next token)``."""
+    items: list[Any] = []
+    token = ""
+    while len(items) < limit:
+        batch, token = await page(token, min(page_size, limit - len(items)))
+        items.extend(batch)
+        if not token or not batch:
+            break
+    return items[:limit]
+
+
 def _code(exc: grpc.RpcError) -> grpc.StatusCode:
     try:
         return exc.code()  # type: ignore[attr-defined,no-any-return]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigurationError, NotFoundError
+from ._rpc import collect_pages
 from ._syncify import syncify
 from ._task import Task
 
@@ -62,17 +63,14 @@ class TaskLookupMixin:
         from flyteidl2.task import task_service_pb2
 
         project, domain = self._scope(project, domain)
-        tasks: list[Task] = []
-        token = ""
-        while len(tasks) < limit:
+
+        async def page(token: str, size: int) -> tuple[list[Task], str]:
             request = task_service_pb2.ListTasksRequest(
                 org=self.org,
                 project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=domain, name=project),
-                request=list_pb2.ListRequest(limit=min(200, limit - len(tasks)), token=token),
+                request=list_pb2.ListRequest(limit=size, token=token),
             )
             response = await self._rpc.call("task", "ListTasks", request, entity=f"project {project}/{domain}")
-            tasks.extend(Task(t, client=self) for t in response.tasks)
-            token = response.token
-            if not token or not response.tasks:
-                break
-        return tasks
+            return [Task(t, client=self) for t in response.tasks], response.token
+
+        return await collect_pages(page, limit)

@@ -1,10 +1,11 @@
 """FlyteHook: the one place that knows how to talk to Flyte from Airflow.
 
 The hook turns an Airflow connection into a :class:`flyte_remote_core.FlyteClient`
-(synchronously in workers, asynchronously in the triggerer) and owns every remote
-semantic the operator, sensor and trigger use: input validation, idempotent launch,
-waiting, outputs, abort, and how a finished run becomes a :class:`FlyteRunEvent`.
-Operators only orchestrate.
+(synchronously in workers, asynchronously in the triggerer) and hands every remote
+semantic to the core: idempotent launch (``launch_or_attach``), waiting, deadline and
+outputs (``wait_for_result``), abort (``abort_quietly``). What it adds is the Airflow
+side: turning the core's results and errors into a :class:`FlyteRunEvent`, and saying
+truthfully whether a run was aborted.
 
 Clients are created lazily in the process (and, for async use, the event loop) that
 uses them: grpcio channels must not cross a ``fork()``.
@@ -13,31 +14,50 @@ uses them: grpcio channels must not cross a ``fork()``.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+import json
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
 
-from flyte_airflow._event import FlyteRunEvent, event_from_run_error
+from flyte_airflow._event import FlyteRunEvent
 
 if TYPE_CHECKING:
-    from flyte_remote_core import FlyteClient, LaunchOutcome, Run, Task
-    from flyte_remote_core._orchestrate import RunResult
+    from flyte_remote_core import FlyteClient, LaunchOutcome, Run, RunResult, Task, WaitTimeoutError
 
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
+T = TypeVar("T")
 _EXTRA_FIELDS = ("client_id", "client_secret", "project", "domain", "org", "insecure", "ca_cert_file_path",
                  "console_url", "insecure_skip_verify", "api_key", "rpc_timeout")
+_SECRET_FIELDS = ("api_key", "client_secret")
 
 
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in _TRUE
+def _flag(name: str, value: Any) -> bool:
+    """A boolean connection extra: the form stores JSON booleans, URI/env connections strings."""
+    from flyte_remote_core import ConfigurationError
+
+    parsed = value
+    if isinstance(value, str):
+        try:  # extras are JSON, so accept exactly JSON's spelling ("true", "false", 1, 0)
+            parsed = json.loads(value.strip().lower() or "false")
+        except ValueError:
+            parsed = value
+    if isinstance(parsed, bool) or (isinstance(parsed, int) and parsed in (0, 1)):
+        return bool(parsed)
+    raise ConfigurationError(f"connection extra {name!r} must be true or false, got {value!r}")
+
+
+def _parse_api_key(api_key: str) -> Any:
+    # The core has no public twin of parse_api_key; this is the one place the provider
+    # reaches into it: an API key names its endpoint (so the host field may stay empty)
+    # and carries a client secret that must be redacted like the key itself.
+    from flyte_remote_core._auth import parse_api_key
+
+    return parse_api_key(api_key)
 
 
 def client_kwargs_from_connection(conn: Any) -> dict[str, Any]:
-    """``FlyteClient`` keyword arguments from an Airflow connection (pure; no I/O).
+    """``FlyteClient`` keyword arguments from an Airflow connection (pure; no I/O; holds secrets).
 
     Endpoint in ``host`` (with ``port`` if given separately), API key in ``password``,
     everything else in ``extra`` (plain keys, or the ``extra__flyte__<key>`` form older
@@ -56,9 +76,7 @@ def client_kwargs_from_connection(conn: Any) -> dict[str, Any]:
         host = f"{conn.schema}://{host}"
     api_key = conn.password or values.pop("api_key", None)
     if not host and api_key:
-        from flyte_remote_core._auth import parse_api_key
-
-        host = parse_api_key(api_key).endpoint
+        host = str(_parse_api_key(api_key).endpoint)
     kwargs: dict[str, Any] = {"endpoint": host}
     if api_key:
         kwargs["api_key"] = api_key
@@ -66,11 +84,21 @@ def client_kwargs_from_connection(conn: Any) -> dict[str, Any]:
         values["client_id"] = conn.login
     for key in ("insecure", "insecure_skip_verify"):
         if key in values:
-            values[key] = _as_bool(values[key])
+            values[key] = _flag(key, values[key])
     if "rpc_timeout" in values:
         values["rpc_timeout"] = float(values["rpc_timeout"])
     kwargs.update(values)
     return kwargs
+
+
+def _blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code (a fresh loop; never the client's private one)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:  # called from inside a loop: give it a thread of its own
+        return pool.submit(asyncio.run, coro).result()
 
 
 class FlyteHook(BaseHook):
@@ -96,12 +124,20 @@ class FlyteHook(BaseHook):
         self.project = project
         self.domain = domain
         self._client: FlyteClient | None = None
+        self._secrets: tuple[str, ...] = ()
 
     # -- clients ---------------------------------------------------------------------------
     def _client_from_kwargs(self, kwargs: dict[str, Any]) -> FlyteClient:
         from flyte_remote_core import ConfigurationError, FlyteClient
 
         kwargs = dict(kwargs)
+        secrets = [str(kwargs[k]) for k in _SECRET_FIELDS if kwargs.get(k)]
+        if kwargs.get("api_key"):
+            try:
+                secrets.append(_parse_api_key(kwargs["api_key"]).client_secret)
+            except ValueError:  # a malformed key: the client below says so, without repeating it
+                pass
+        self._secrets = tuple(secrets)
         endpoint = kwargs.pop("endpoint", "")
         if self.project:
             kwargs["project"] = self.project
@@ -145,6 +181,12 @@ class FlyteHook(BaseHook):
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def redact(self, text: str) -> str:
+        """``text`` without this connection's secrets (for messages built from library errors)."""
+        from flyte_remote_core import redact
+
+        return redact(text, *self._secrets)
+
     def test_connection(self) -> tuple[bool, str]:
         """For the UI's Test button: reach the endpoint and read the default project."""
         try:
@@ -152,7 +194,7 @@ class FlyteHook(BaseHook):
             project = client.get_project()
             return True, f"Connected to Flyte at {client.config.endpoint}; project {project.name!r} is reachable"
         except Exception as exc:  # the UI shows the message
-            return False, f"Could not reach Flyte through connection {self.flyte_conn_id!r}: {exc}"
+            return False, f"Could not reach Flyte through connection {self.flyte_conn_id!r}: {self.redact(str(exc))}"
         finally:
             self.close()
 
@@ -162,41 +204,25 @@ class FlyteHook(BaseHook):
         return self.client.get_task(task_name, version, project=project, domain=domain)
 
     @staticmethod
-    def validate_inputs(task: Task, inputs: Mapping[str, Any] | None) -> None:
-        """Raise :class:`flyte_remote_core.InvalidInputError` naming the first bad input; sends nothing."""
-        task.to_inputs(dict(inputs or {}))
+    def validate_inputs(task: Task, inputs: Mapping[str, Any] | None) -> Any:
+        """The converted inputs; raises :class:`flyte_remote_core.InvalidInputError` naming the first bad one. Sends nothing."""
+        return task.to_inputs(dict(inputs or {}))
 
     def launch(self, task: Task, inputs: Mapping[str, Any] | None, *, key: str, attempt: int,
                run_name: str | None = None, project: str | None = None, domain: str | None = None,
                **options: Any) -> LaunchOutcome:
-        """Launch idempotently: attach to an active run of an earlier try, reuse a succeeded one.
+        """Launch idempotently through the core's ``launch_or_attach``.
 
-        With an explicit ``run_name`` that name is used as is: an existing active or succeeded
-        run of that name is attached to or reused, and a failed one is replaced by
-        ``<run_name>-<n>`` for the first free ``n``.
+        By default run names derive from ``key``, the task and the inputs, so a new try
+        attaches to an active run or reuses a succeeded one only if it was made for the
+        same inputs. With ``run_name`` that name is used for attempt 1 and
+        ``<run_name>-<attempt>`` after, with the same attach/reuse/relaunch rules.
         """
-        from flyte_remote_core import LaunchOutcome, RunAlreadyExistsError
-        from flyte_remote_core._launch import check_run_name
-
-        client = self.client
         options = {k: v for k, v in options.items() if v is not None}
-        if not run_name:
-            return client.launch_or_attach(task, dict(inputs or {}), key=key, attempt=attempt, prefix="af",
-                                           project=project, domain=domain, **options)
-        check_run_name(run_name)
-        candidates = [run_name] + [f"{run_name[: 30 - len(str(n)) - 1].rstrip('-')}-{n}" for n in range(2, 10)]
-        for name in candidates:
-            try:
-                run = client.run(task, dict(inputs or {}), name=name, project=project, domain=domain, **options)
-                return LaunchOutcome(run, "launched", attempt)
-            except RunAlreadyExistsError as exc:
-                existing = exc.run
-                if existing.phase.is_success:
-                    return LaunchOutcome(existing, "reused", attempt)
-                if not existing.phase.is_terminal:
-                    return LaunchOutcome(existing, "attached", attempt)
-                self.log.info("Run %s ended %s; launching under the next free name", name, existing.phase)
-        raise RunAlreadyExistsError(existing, entity=f"run {run_name}")
+        if run_name:
+            options["name"] = run_name
+        return self.client.launch_or_attach(task, dict(inputs or {}), key=key, attempt=attempt, prefix="af",
+                                            project=project, domain=domain, **options)
 
     def get_run(self, run_name: str, *, project: str | None = None, domain: str | None = None) -> Run:
         return self.client.get_run(run_name, project=project, domain=domain)
@@ -207,103 +233,47 @@ class FlyteHook(BaseHook):
     # -- waiting -------------------------------------------------------------------------------
     def wait_for_result(self, run: Run, *, deadline: float | None = None,
                         log_line: Callable[[str], None] | None = None) -> RunResult:
-        """Block until the run ends (watching the shared stream; no polling); see ``wait_for_result``.
+        """Block until the run ends (the core watches the shared stream; no polling).
 
-        Past ``deadline`` (epoch seconds) the run is aborted and WaitTimeoutError raised; a
-        failed run raises the matching ``RunError``.
+        Past ``deadline`` (epoch seconds) the core aborts the run and raises
+        ``WaitTimeoutError``; a run that did not succeed raises the matching ``RunError``.
         """
-        from flyte_remote_core import wait_for_result
+        return self.client.wait_for_result(run, deadline=deadline, log_line=log_line)
+
+    def result_event(self, run: Run) -> FlyteRunEvent:
+        """The event for a run that is already terminal: outputs, or the core's error."""
+        from flyte_remote_core import FlyteError
+
+        try:
+            return FlyteRunEvent.from_result(self.wait_for_result(run))
+        except FlyteError as exc:
+            return FlyteRunEvent.from_error(run, exc)
+
+    def deadline_event(self, run: Run, exc: WaitTimeoutError) -> FlyteRunEvent:
+        """The event after the core's wait passed its deadline, saying whether the run really was aborted."""
+        # The core aborted the run at the deadline and says whether the abort was accepted.
+        aborted = exc.aborted if exc.aborted is not None else self.abort(run, reason="Airflow timeout passed")
+        return FlyteRunEvent.deadline(run, aborted=aborted, last_phase=exc.phase)
+
+    def abort(self, run: Run, *, reason: str = "Aborted by Airflow") -> bool:
+        """Abort a run; True if the backend accepted it. Failures are logged, not raised (used on the way out).
+
+        ``abort_quietly`` is async-only and the client's own loop may be busy waiting (this
+        is how ``on_kill`` gets here), so it runs on a short-lived loop, on a copy of the run
+        read through this hook's client, whose channel on that loop is closed afterwards.
+        """
+        from flyte_remote_core import FlyteError, abort_quietly
 
         client = self.client
-        coro = wait_for_result(client, run, deadline=deadline, log_line=log_line)
-        # The client runs blocking calls on its private loop thread; the core has no public
-        # blocking twin of wait_for_result, so use the same loop (its channel is already open).
-        loop_thread = getattr(client, "_loop_thread", None)
-        if loop_thread is not None:
-            return loop_thread.run(coro)
-        return asyncio.run(coro)  # pragma: no cover
 
-    def abort(self, run_name: str, *, project: str | None = None, domain: str | None = None,
-              reason: str = "Aborted by Airflow") -> bool:
-        """Abort a run; failures are logged, not raised (used on the way out)."""
-        try:
-            self.get_run(run_name, project=project, domain=domain).abort(reason)
-            self.log.info("Aborted Flyte run %s: %s", run_name, reason)
-            return True
-        except Exception as exc:
-            self.log.warning("Could not abort Flyte run %s: %s", run_name, exc)
-            return False
+        async def attempt() -> bool:
+            try:
+                mine = await client.get_run.aio(run.name, project=run.project, domain=run.domain)
+                return await abort_quietly(mine, reason)
+            except FlyteError as exc:
+                self.log.warning("Could not abort Flyte run %s: %s", run.name, self.redact(str(exc)))
+                return False
+            finally:
+                await client.aclose()
 
-    def result_event(self, run: Run, *, fetch_outputs: bool = True) -> FlyteRunEvent:
-        """The event describing a run that is already terminal (sync twin of :meth:`await_event`)."""
-        from flyte_remote_core import RunError
-
-        base = FlyteRunEvent.for_run(run)
-        if not fetch_outputs and run.phase.is_success:
-            return base
-        try:
-            outputs = run.outputs()
-        except RunError as exc:
-            return event_from_run_error(base, exc)
-        return base.with_outputs(outputs.to_dict() if fetch_outputs else {})
-
-
-async def await_event(
-    client: FlyteClient,
-    run_name: str,
-    *,
-    project: str | None,
-    domain: str | None,
-    deadline: float | None = None,
-    wait_for: str = "terminal",
-    fetch_outputs: bool = True,
-    abort_on_deadline: bool = True,
-) -> FlyteRunEvent:
-    """Wait (async, through the core's shared watcher) and describe the outcome as an event.
-
-    Never raises for a remote outcome: errors become events the operator turns into
-    Airflow exceptions. Used by :class:`FlyteRunTrigger`.
-    """
-    from flyte_remote_core import NotFoundError, RemoteError, RunError, WaitTimeoutError, abort_quietly
-
-    try:
-        run = await client.get_run.aio(run_name, project=project, domain=domain)
-    except NotFoundError as exc:
-        return FlyteRunEvent(status="error", run_name=run_name, run_url=client.run_url(run_name, project=project, domain=domain),
-                             project=project or client.project, domain=domain or client.domain,
-                             message=str(exc), retryable=False)
-    except RemoteError as exc:
-        return FlyteRunEvent(status="error", run_name=run_name, run_url=client.run_url(run_name, project=project, domain=domain),
-                             project=project or client.project, domain=domain or client.domain,
-                             message=str(exc), retryable=True)
-    started = time.monotonic()
-    try:
-        if not (run.done() or (wait_for == "running" and run.phase.value == "RUNNING")):
-            if deadline is not None and deadline - time.time() <= 0:
-                raise WaitTimeoutError(run.name, 0.0, run.phase.value)
-            timeout = None if deadline is None else max(0.001, deadline - time.time())
-            await run.wait.aio(quiet=True, wait_for=wait_for, timeout=timeout)
-    except WaitTimeoutError as exc:
-        aborted = False
-        if abort_on_deadline:
-            aborted = await abort_quietly(run, f"Airflow deadline passed after {time.monotonic() - started:.0f}s of waiting")
-        event = FlyteRunEvent.for_run(run)
-        return event.replace(status="deadline", retryable=True, message=(
-            f"the deadline passed before run {run.name} finished (last phase {exc.phase or run.phase.value}); "
-            + ("the run was aborted" if aborted else "the run was NOT aborted" if abort_on_deadline else
-               "the run goes on")))
-    except RemoteError as exc:
-        return FlyteRunEvent.for_run(run).replace(status="error", message=str(exc), retryable=exc.retryable)
-    event = FlyteRunEvent.for_run(run)
-    if not run.done():  # wait_for == "running"
-        return event
-    if not fetch_outputs and run.phase.is_success:
-        return event
-    try:
-        outputs = await run.outputs.aio()
-    except RunError as exc:
-        return event_from_run_error(event, exc)
-    except RemoteError as exc:
-        return event.replace(status="error", message=f"run {run.name} {run.phase.value} but its outputs could not be read: {exc}",
-                             retryable=True)
-    return event.with_outputs(outputs.to_dict() if fetch_outputs else {})
+        return _blocking(attempt())

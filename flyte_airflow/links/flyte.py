@@ -30,3 +30,14 @@ class FlyteRunLink(BaseOperatorLink):
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
         url = XCom.get_value(ti_key=ti_key, key=RUN_URL_KEY)
         return url if isinstance(url, str) else ""
+
+
+def announce_run(ti: Any, run_name: str, run_url: str) -> None:
+    """Push the run's name and URL, and the link itself, before anything waits.
+
+    The worker stores ``_link_FlyteRunLink`` (what the UI reads) only when the try ends
+    or defers; pushing it here makes the link work while a synchronous wait is going on.
+    """
+    ti.xcom_push(key=RUN_NAME_KEY, value=run_name)
+    ti.xcom_push(key=RUN_URL_KEY, value=run_url)
+    ti.xcom_push(key=FlyteRunLink().xcom_key, value=run_url)

@@ -8,6 +8,7 @@ in XCom, then wait synchronously (streaming the remote logs) or defer to
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -16,20 +17,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from flyte_airflow._event import (
-    FlyteRunDeadlineException,
-    FlyteRunEvent,
-    FlyteRunException,
-    event_from_run_error,
-)
+from flyte_airflow._event import FlyteRunEvent, FlyteRunException
 from flyte_airflow.hooks.flyte import FlyteHook
-from flyte_airflow.links.flyte import RUN_NAME_KEY, RUN_URL_KEY, FlyteRunLink
+from flyte_airflow.links.flyte import FlyteRunLink, announce_run
 from flyte_airflow.triggers.flyte import FlyteRunTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from flyte_remote_core import Run
+    from flyte_remote_core import Run, Task
 
 try:  # Airflow >= 3.3: crash-safe synchronous execution through task_state_store
     from airflow.sdk import ResumableJobMixin
@@ -51,6 +47,10 @@ except ImportError:  # pragma: no cover - Airflow 3.0 to 3.2
             external_id = self.submit_job(context)  # type: ignore[attr-defined]
             self.poll_until_complete(external_id, context)  # type: ignore[attr-defined]
             return self.get_job_result(external_id, context)  # type: ignore[attr-defined]
+
+
+# get_job_status answers that are no phase: the run is gone, or was made for other inputs
+_NOT_A_PHASE = ("NOT_FOUND", "STALE")
 
 
 def _default_deferrable() -> bool:
@@ -80,9 +80,12 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
     :param version: task version (templated); the latest deployed version by default.
     :param project: Flyte project (templated); the connection's by default.
     :param domain: Flyte domain (templated); the connection's by default.
-    :param run_name: explicit run name (templated). By default the name is derived from
-        dag_id, task_id, run_id, map_index and the try, so a retry attaches to the run of
-        an earlier try that is still active (or reuses it if it succeeded).
+    :param run_name: explicit run name (templated), used for the first try; later tries
+        use ``<run_name>-<try>`` (so keep it at most 27 characters). By default the name
+        is derived from dag_id, task_id, run_id, map_index, the try, the task and the
+        inputs, so a retry attaches to the run of an earlier try that is still active (or
+        reuses it if it succeeded) only when the inputs are the same: a cleared task
+        with new inputs launches a new run.
     :param wait_for_termination: wait for the run to end (otherwise return after launch).
     :param deferrable: wait in the triggerer instead of the worker.
     :param timeout: maximum time to wait (seconds or timedelta) from the start of the try;
@@ -153,6 +156,7 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         self._run: Run | None = None
         self._result: dict[str, Any] | None = None
         self._deadline: float | None = None
+        self._digest = ""
 
     # -- helpers -----------------------------------------------------------------------------
     @property
@@ -174,34 +178,43 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         return f"{ti.dag_id}/{ti.task_id}/{ti.run_id}/{map_index}"
 
     def _announce(self, context: Context, run: Run) -> None:
-        """Push the run's name and URL before anything waits (the link reads them)."""
-        ti = context["ti"]
-        ti.xcom_push(key=RUN_NAME_KEY, value=run.name)
-        ti.xcom_push(key=RUN_URL_KEY, value=run.url)
+        """Push the run's name, URL and link before anything waits."""
+        announce_run(context["ti"], run.name, run.url)
 
     def _start_clock(self) -> None:
         if self._deadline is None and self.timeout is not None:
             self._deadline = time.time() + self.timeout
 
+    def _prepare(self) -> tuple[Task, str]:
+        """The task, and a digest of it and the rendered inputs; invalid inputs fail here, before any launch."""
+        from flyte_remote_core import FlyteInputError, NotFoundError, RemoteError
+
+        hook = self.hook
+        try:
+            task = hook.get_task(self.task_name, self.version, project=self.project, domain=self.domain)
+        except NotFoundError as exc:
+            raise AirflowFailException(f"Flyte task {self.task_name!r} (version {self.version or 'latest'}) not found: "
+                                       f"{hook.redact(str(exc))}") from None
+        except FlyteInputError as exc:
+            raise AirflowFailException(f"Flyte connection or task settings are invalid: {hook.redact(str(exc))}") from None
+        except RemoteError as exc:
+            raise (FlyteRunException if exc.retryable else AirflowFailException)(
+                f"could not read Flyte task {self.task_name!r}: {hook.redact(str(exc))}") from None
+        try:
+            prepared = hook.validate_inputs(task, dict(self.inputs or {}))
+        except FlyteInputError as exc:
+            raise AirflowFailException(f"invalid inputs for Flyte task {self.task_name!r}: {exc}; nothing was launched") from exc
+        material = b"\x00".join((task.name.encode(), task.version.encode(), prepared.SerializeToString(deterministic=True)))
+        return task, hashlib.sha256(material).hexdigest()
+
     def _launch(self, context: Context) -> Run:
         """Validate the inputs against the task, then launch (or attach) idempotently."""
-        from flyte_remote_core import FlyteInputError, NotFoundError, RemoteError
+        from flyte_remote_core import FlyteInputError, RemoteError
 
         self._start_clock()
         hook = self.hook
         inputs = dict(self.inputs or {})
-        try:
-            task = hook.get_task(self.task_name, self.version, project=self.project, domain=self.domain)
-        except NotFoundError as exc:
-            raise AirflowFailException(f"Flyte task {self.task_name!r} (version {self.version or 'latest'}) not found: {exc}") from exc
-        except FlyteInputError as exc:
-            raise AirflowFailException(f"Flyte connection or task settings are invalid: {exc}") from exc
-        except RemoteError as exc:
-            raise FlyteRunException(f"could not read Flyte task {self.task_name!r}: {exc}") from exc
-        try:
-            hook.validate_inputs(task, inputs)
-        except FlyteInputError as exc:
-            raise AirflowFailException(f"invalid inputs for Flyte task {self.task_name!r}: {exc}; nothing was launched") from exc
+        task, self._digest = self._prepare()
         ti = context["ti"]
         try:
             outcome = hook.launch(task, inputs, key=self.idempotency_key(context), attempt=max(1, int(ti.try_number or 1)),
@@ -209,10 +222,10 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
                                   labels=self.labels, envs=self.envs, overwrite_cache=self.overwrite_cache or None,
                                   interruptible=self.interruptible, queue=self.queue)
         except FlyteInputError as exc:
-            raise AirflowFailException(f"cannot launch Flyte task {self.task_name!r}: {exc}") from exc
+            raise AirflowFailException(f"cannot launch Flyte task {self.task_name!r}: {hook.redact(str(exc))}") from None
         except RemoteError as exc:
             raise (FlyteRunException if exc.retryable else AirflowFailException)(
-                f"could not launch Flyte task {self.task_name!r}: {exc}") from exc
+                f"could not launch Flyte task {self.task_name!r}: {hook.redact(str(exc))}") from None
         run = outcome.run
         verb = {"launched": "Launched", "attached": "Attached to the still active", "reused": "Reusing the succeeded"}
         self.log.info("%s Flyte run %s of %s: %s", verb.get(outcome.action, outcome.action), run.name, task.name, run.url)
@@ -230,36 +243,36 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         return dict(event.outputs)
 
     def _wait_sync(self, context: Context, run: Run) -> dict[str, Any]:
-        from flyte_remote_core import RemoteError, RunError, WaitTimeoutError
+        """Wait through the core; its result or error becomes the event ``_finish`` settles."""
+        from flyte_remote_core import FlyteError, WaitTimeoutError
 
         log_line = (lambda line: self.log.info("[flyte %s] %s", run.name, line)) if self.stream_logs else None
-        if self._deadline is not None and self._deadline <= time.time():
-            self.hook.abort(run.name, project=run.project, domain=run.domain, reason="Airflow timeout passed")
-            raise FlyteRunDeadlineException(f"timeout of {self.timeout:g}s passed before Flyte run {run.name} ended; "
-                                            f"the run was aborted (see {run.url})")
         self.log.info("Waiting for Flyte run %s (%s)", run.name, run.url)
         try:
             result = self.hook.wait_for_result(run, deadline=self._deadline, log_line=log_line)
         except WaitTimeoutError as exc:
-            raise FlyteRunDeadlineException(
-                f"timeout of {self.timeout:g}s passed before Flyte run {run.name} ended (last phase {exc.phase}); "
-                f"the run was aborted (see {run.url})") from exc
-        except RunError as exc:
-            return self._finish(context, event_from_run_error(FlyteRunEvent.for_run(run), exc))
-        except RemoteError as exc:
-            raise FlyteRunException(f"lost track of Flyte run {run.name}: {exc} (see {run.url})") from exc
-        event = FlyteRunEvent(status="success", run_name=result.run_name, run_url=result.url, project=result.project,
-                              domain=result.domain, phase=result.phase, outputs=result.json_outputs)
+            event = self.hook.deadline_event(run, exc)
+        except FlyteError as exc:
+            event = FlyteRunEvent.from_error(run, exc)
+        else:
+            event = FlyteRunEvent.from_result(result)
         return self._finish(context, event)
 
     # -- ResumableJobMixin ---------------------------------------------------------------------
     def submit_job(self, context: Context) -> Any:
         run = self._launch(context)
-        return {"run_name": run.name, "project": run.project, "domain": run.domain}
+        return {"run_name": run.name, "project": run.project, "domain": run.domain, "digest": self._digest}
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         from flyte_remote_core import NotFoundError
 
+        # The stored run belongs to this try only if it was made for the same task version and
+        # inputs: a cleared task re-rendered with new inputs must not get the old run's outputs
+        # (task_state_store survives clears). "STALE" is neither active nor succeeded, so the
+        # mixin resubmits, and launch_or_attach picks the right run for these inputs.
+        if external_id.get("digest") != self._prepare()[1]:
+            self.log.info("Flyte run %s was made for other inputs or another task version", external_id.get("run_name"))
+            return "STALE"
         try:
             run = self.hook.get_run(external_id["run_name"], project=external_id.get("project"),
                                     domain=external_id.get("domain"))
@@ -271,12 +284,12 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
     def is_job_active(self, status: str) -> bool:
         from flyte_remote_core import Phase
 
-        return status != "NOT_FOUND" and not Phase.parse(status).is_terminal
+        return status not in _NOT_A_PHASE and not Phase.parse(status).is_terminal
 
     def is_job_succeeded(self, status: str) -> bool:
         from flyte_remote_core import Phase
 
-        return status != "NOT_FOUND" and Phase.parse(status).is_success
+        return status not in _NOT_A_PHASE and Phase.parse(status).is_success
 
     def _run_for(self, external_id: Any, context: Context) -> Run:
         run = self._run
@@ -323,13 +336,11 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         try:
             run = self.hook.get_run(run.name, project=run.project, domain=run.domain)
         except RemoteError as exc:
-            raise FlyteRunException(f"could not read Flyte run {run.name}: {exc}") from exc
-        if run.done():
+            raise FlyteRunException(f"could not read Flyte run {run.name}: {self.hook.redact(str(exc))}") from None
+        if run.done():  # no trigger round trip for a run that has already ended (or was reused)
             self.log.info("Flyte run %s is already %s; not deferring", run.name, run.phase)
             return self._finish(context, self.hook.result_event(run))
-        if self._deadline is not None and self._deadline <= time.time():
-            self.hook.abort(run.name, project=run.project, domain=run.domain, reason="Airflow timeout passed")
-            raise FlyteRunDeadlineException(f"timeout passed before Flyte run {run.name} ended; the run was aborted")
+        # A deadline that has already passed is the trigger's to enforce: it aborts and reports.
         self._close_hook()
         self.defer(
             trigger=FlyteRunTrigger(run_name=run.name, flyte_conn_id=self.flyte_conn_id, project=run.project,
@@ -341,9 +352,7 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         """Resume after the trigger fired; the event carries everything (defer kwargs may be lost)."""
         result = FlyteRunEvent.from_payload(event)
         if result.run_url:
-            ti = context["ti"]
-            ti.xcom_push(key=RUN_NAME_KEY, value=result.run_name)
-            ti.xcom_push(key=RUN_URL_KEY, value=result.run_url)
+            announce_run(context["ti"], result.run_name, result.run_url)
         return self._finish(context, result)
 
     def on_kill(self) -> None:
@@ -353,6 +362,9 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
             return
         hook = FlyteHook(self.flyte_conn_id, project=self.project, domain=self.domain)
         try:
-            hook.abort(run.name, project=run.project, domain=run.domain, reason="The Airflow task was killed")
+            if hook.abort(run, reason="The Airflow task was killed"):
+                self.log.info("Aborted Flyte run %s", run.name)
+            else:
+                self.log.warning("Could not abort Flyte run %s (%s); it may still be running", run.name, run.url)
         finally:
             hook.close()

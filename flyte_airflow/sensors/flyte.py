@@ -7,11 +7,11 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
 from flyte_airflow._event import FlyteRunEvent, FlyteRunException, FlyteRunFailedException
 from flyte_airflow.hooks.flyte import FlyteHook
-from flyte_airflow.links.flyte import RUN_NAME_KEY, RUN_URL_KEY, FlyteRunLink
+from flyte_airflow.links.flyte import FlyteRunLink, announce_run
 from flyte_airflow.operators.flyte import _default_deferrable
 from flyte_airflow.triggers.flyte import FlyteRunTrigger
 
@@ -97,17 +97,13 @@ class FlyteRunSensor(BaseSensorOperator):
                     self.log.warning("Could not read Flyte run %s (will poke again): %s", self.run_name, exc)
                     return False
                 raise FlyteRunException(f"could not read Flyte run {self.run_name!r}: {exc}") from exc
-            ti = context["ti"]
-            ti.xcom_push(key=RUN_NAME_KEY, value=run.name)
-            ti.xcom_push(key=RUN_URL_KEY, value=run.url)
+            announce_run(context["ti"], run.name, run.url)
             phase = run.phase.value
             self.log.info("Flyte run %s is %s (waiting for %s)", run.name, phase, "/".join(self.target_phases))
             if not self._reached(phase) and not run.done():
                 return False
-            fetch = self.return_outputs and run.phase.is_success
-            event = hook.result_event(run, fetch_outputs=fetch) if (run.done() and (fetch or not self._reached(phase))) \
-                else FlyteRunEvent.for_run(run)
-            return self._settle(event)
+            # A finished run goes through the core (outputs, or the error's kind and message).
+            return self._settle(hook.result_event(run) if run.done() else FlyteRunEvent.for_run(run))
         finally:
             hook.close()
 
@@ -122,7 +118,7 @@ class FlyteRunSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        first = self.poke(context)
+        first = self._first_poke(context)
         if isinstance(first, PokeReturnValue) and first.is_done:
             return first.xcom_value
         wait_for = "running" if "RUNNING" in self.target_phases else "terminal"
@@ -135,6 +131,26 @@ class FlyteRunSensor(BaseSensorOperator):
             ),
             method_name="execute_complete",
         )
+
+    def _first_poke(self, context: Context) -> bool | PokeReturnValue:
+        """One look before deferring, failing the way ``BaseSensorOperator.execute`` would.
+
+        This poke runs outside ``BaseSensorOperator.execute`` (which applies ``soft_fail``
+        and ``never_fail``), so a run that already ended in another phase must be skipped
+        here by the same rules. ``execute_complete`` is covered by ``resume_execution``.
+        """
+        try:
+            return self.poke(context)
+        except (AirflowSensorTimeout, AirflowFailException) as exc:
+            if self.soft_fail or self.never_fail:
+                raise AirflowSkipException(f"Skipping ({'soft_fail' if self.soft_fail else 'never_fail'}): {exc}") from exc
+            raise
+        except AirflowSkipException:
+            raise
+        except Exception as exc:
+            if self.never_fail:
+                raise AirflowSkipException(f"Skipping (never_fail): {exc}") from exc
+            raise
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         result = FlyteRunEvent.from_payload(event)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,53 @@ async def _release_client(key: tuple[str, Any]) -> None:
             await entry[0].aclose()
         except Exception:  # closing is best effort
             pass
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.001, deadline - time.time())
+
+
+async def await_event(
+    client: FlyteClient,
+    run_name: str,
+    *,
+    project: str | None,
+    domain: str | None,
+    deadline: float | None = None,
+    wait_for: str = "terminal",
+    fetch_outputs: bool = True,
+    abort_on_deadline: bool = True,
+) -> FlyteRunEvent:
+    """Wait through the core (its shared watcher) and describe the outcome as an event.
+
+    Never raises for a remote outcome: the core's result or error becomes the event the
+    operator turns into an Airflow exception.
+    """
+    from flyte_remote_core import FlyteError
+
+    try:
+        run = await client.get_run.aio(run_name, project=project, domain=domain)
+    except FlyteError as exc:
+        return FlyteRunEvent(status="error", run_name=run_name, run_url=client.run_url(run_name, project=project, domain=domain),
+                             project=project or client.project, domain=domain or client.domain, message=str(exc),
+                             retryable=bool(getattr(exc, "retryable", False)))
+    try:
+        if wait_for == "running" and not run.done():
+            await run.wait.aio(quiet=True, wait_for="running", timeout=_remaining(deadline))
+            if not run.done():
+                return FlyteRunEvent.for_run(run)
+        if abort_on_deadline:  # the operator: the core waits, aborts at the deadline, reads the outputs
+            result = await client.wait_for_result.aio(run, deadline=deadline)
+        else:  # a sensor never touches the run it watches: bound the core's wait instead of giving it the deadline
+            result = await asyncio.wait_for(client.wait_for_result.aio(run), _remaining(deadline))
+    except TimeoutError as exc:  # the core's WaitTimeoutError, or asyncio's
+        # The core aborted the run at the deadline and says whether the abort was accepted.
+        aborted = getattr(exc, "aborted", None) if abort_on_deadline else None
+        return FlyteRunEvent.deadline(run, aborted=aborted, last_phase=getattr(exc, "phase", None))
+    except FlyteError as exc:
+        return FlyteRunEvent.from_error(run, exc)
+    event = FlyteRunEvent.from_result(result)
+    return event if fetch_outputs else event.replace(outputs={})
 
 
 class FlyteRunTrigger(BaseTrigger):
@@ -106,13 +154,14 @@ class FlyteRunTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from flyte_airflow.hooks.flyte import await_event
-
         try:
             key, client = await _acquire_client(self.flyte_conn_id, self.project, self.domain)
         except Exception as exc:  # bad connection: report it instead of crashing the triggerer loop
+            from flyte_remote_core import redact
+
             yield TriggerEvent(FlyteRunEvent(status="error", run_name=self.run_name, project=self.project or "",
-                                             domain=self.domain or "", message=f"connection {self.flyte_conn_id!r}: {exc}",
+                                             domain=self.domain or "",
+                                             message=f"connection {self.flyte_conn_id!r}: {redact(str(exc))}",
                                              retryable=True).to_payload())
             return
         try:
@@ -135,7 +184,9 @@ class FlyteRunTrigger(BaseTrigger):
             run = await asyncio.wait_for(client.get_run.aio(self.run_name, project=self.project, domain=self.domain),
                                          _ON_KILL_TIMEOUT_S)
             if not run.done():
-                await asyncio.wait_for(abort_quietly(run, "The Airflow task was killed while deferred"), _ON_KILL_TIMEOUT_S)
-                self.log.info("Aborted Flyte run %s", self.run_name)
+                if await asyncio.wait_for(abort_quietly(run, "The Airflow task was killed while deferred"), _ON_KILL_TIMEOUT_S):
+                    self.log.info("Aborted Flyte run %s", self.run_name)
+                else:
+                    self.log.warning("Could not abort Flyte run %s (%s); it may still be running", self.run_name, run.url)
         finally:
             await _release_client(key)

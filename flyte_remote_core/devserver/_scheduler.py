@@ -130,13 +130,22 @@ class Scheduler:
             (*key, name.org, revision, int(spec.active), row[3] if row else now, now,
              row[5] if row else None, det.SerializeToString()),
         )
-        self._revision(key, revision, tdef.TRIGGER_REVISION_ACTION_DEPLOY, now)
+        self._revision(key, revision, tdef.TRIGGER_REVISION_ACTION_DEPLOY, now, det)
         return det
 
-    def _revision(self, key, revision, action, now) -> None:
+    def _revision(self, key, revision, action, now, det: tdef.TriggerDetails) -> None:
+        # Each revision keeps its own details, so GetTriggerRevisionDetails can answer for it.
         self.store.execute(
-            "INSERT OR REPLACE INTO trigger_revisions (project, domain, task_name, name, revision, action, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)", (*key, revision, action, now))
+            "INSERT OR REPLACE INTO trigger_revisions (project, domain, task_name, name, revision, action, created_at,"
+            " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*key, revision, action, now, det.SerializeToString()))
+
+    def revision_details(self, key: tuple, revision: int) -> tdef.TriggerDetails | None:
+        """The details as of ``revision`` (0: the latest)."""
+        if not revision:
+            return self.details(key)
+        row = self.store.one("SELECT details FROM trigger_revisions WHERE project=? AND domain=? AND task_name=?"
+                             " AND name=? AND revision=?", (*key, revision))
+        return tdef.TriggerDetails.FromString(row[0]) if row and row[0] else None
 
     def set_active(self, key: tuple, active: bool) -> None:
         row = self.get(key)
@@ -151,7 +160,7 @@ class Scheduler:
             "UPDATE triggers SET active=?, revision=?, updated_at=?, details=? WHERE project=? AND domain=?"
             " AND task_name=? AND name=?", (int(active), row[1] + 1, now, det.SerializeToString(), *key))
         self._revision(key, row[1] + 1, tdef.TRIGGER_REVISION_ACTION_ACTIVATE if active
-                       else tdef.TRIGGER_REVISION_ACTION_DEACTIVATE, now)
+                       else tdef.TRIGGER_REVISION_ACTION_DEACTIVATE, now, det)
 
     def delete(self, key: tuple) -> None:
         if self.get(key) is None:
@@ -268,8 +277,8 @@ class TriggerServiceImpl(TriggerService):
         return tsvc.GetTriggerDetailsResponse(trigger=det)
 
     async def get_trigger_revision_details(self, request, ctx):
-        det = self.scheduler.details(_key(request.id.name))
-        if det is None or (request.id.revision and request.id.revision != det.id.revision):
+        det = self.scheduler.revision_details(_key(request.id.name), request.id.revision)
+        if det is None:
             raise not_found(f"trigger {request.id.name.name!r} revision {request.id.revision}")
         return tsvc.GetTriggerRevisionDetailsResponse(trigger=det)
 

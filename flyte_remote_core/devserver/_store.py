@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS triggers (
     PRIMARY KEY (project, domain, task_name, name));
 CREATE TABLE IF NOT EXISTS trigger_revisions (
     project TEXT, domain TEXT, task_name TEXT, name TEXT, revision INTEGER,
-    action INTEGER, created_at REAL,
+    action INTEGER, created_at REAL, details BLOB,
     PRIMARY KEY (project, domain, task_name, name, revision));
 """
 
@@ -67,6 +67,13 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(_SCHEMA)
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        # Data folders written by earlier versions lack columns added since.
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(trigger_revisions)")}
+        if "details" not in columns:
+            self.db.execute("ALTER TABLE trigger_revisions ADD COLUMN details BLOB")
 
     def close(self) -> None:
         try:

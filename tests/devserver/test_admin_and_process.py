@@ -4,7 +4,6 @@ the CLI, TLS, and persistence across a really killed process."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from flyteidl2.workflow import run_service_pb2 as rs
 
 from flyte_remote_core.devserver._admin_pb import admin_pb2
 
-from .helpers import DOMAIN, PROJECT, P, Stubs, action_id, create_run, run_id, wait_done, wait_phase
+from .helpers import DOMAIN, PROJECT, P, Stubs, action_id, create_run, wait_done, wait_phase
 
 pytestmark = pytest.mark.timeout(90)
 ROOT = Path(__file__).resolve().parents[2]

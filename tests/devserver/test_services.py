@@ -23,7 +23,7 @@ from flyteidl2.trigger import trigger_definition_pb2 as tdef
 from flyteidl2.trigger import trigger_service_pb2 as tsvc
 from flyteidl2.workflow import run_service_pb2 as rs
 
-from .helpers import DOMAIN, PROJECT, P, create_run, latest_task, task_id, wait_done
+from .helpers import DOMAIN, PROJECT, P, latest_task, task_id, wait_done
 
 pytestmark = pytest.mark.timeout(60)
 SCOPE = identifier_pb2.ProjectIdentifier(name=PROJECT, domain=DOMAIN)

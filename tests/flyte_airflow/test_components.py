@@ -74,7 +74,7 @@ async def test_trigger_deadline_aborts(flyte_conn):
     events = [e async for e in FlyteRunTrigger(run_name=run.name, deadline=time.time() + 1.5).run()]
     assert time.monotonic() - started < 15
     assert events[0].payload["status"] == "deadline"
-    assert "aborted" in events[0].payload["message"]
+    assert "the run was aborted" in events[0].payload["message"]
     assert (await flyte_conn.client.get_run.aio("trig-deadline")).phase.value == "ABORTED"
 
 
@@ -253,3 +253,51 @@ def test_provider_info_is_valid():
     for group in ("hooks", "operators", "sensors", "triggers"):
         for module in info[group][0]["python-modules"]:
             __import__(module)
+
+
+def test_boolean_extras_accept_json_spellings_only():
+    from flyte_remote_core import ConfigurationError
+
+    for raw, expected in ((True, True), ("true", True), ("False", False), ("0", False), (1, True)):
+        assert client_kwargs_from_connection(_Conn(host="h", extra={"insecure": raw}))["insecure"] is expected
+    with pytest.raises(ConfigurationError, match="insecure"):
+        client_kwargs_from_connection(_Conn(host="h", extra={"insecure": "maybe"}))
+
+
+# -- failure classification: the core's RunError.retryable / RemoteError.retryable decide -----------
+
+class _FakeRun:
+    name, project, domain, url = "r-1", "p", "d", "http://console/r-1"
+
+    class phase:  # noqa: N801 - mimics the Phase enum member the event reads
+        value, is_success, is_terminal = "FAILED", False, True
+
+
+@pytest.mark.parametrize(("error", "retry_on_user_error", "retried"), [
+    ("RunFailedError:SYSTEM", False, True),
+    ("RunFailedError:USER", False, False),
+    ("RunFailedError:USER", True, True),
+    ("RunFailedError:None", False, False),
+    ("RunTimedOutError:None", False, False),
+    ("RunAbortedError:None", True, False),
+    ("UnavailableError", False, True),
+    ("PermissionDeniedError", False, False),
+])
+def test_failure_classification_follows_the_core(error, retry_on_user_error, retried):
+    import flyte_remote_core as core
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from flyte_airflow._event import FlyteRunEvent, FlyteRunException
+
+    name, _, kind = error.partition(":")
+    cls = getattr(core, name)
+    if issubclass(cls, core.RunError):
+        phase = {"RunTimedOutError": "TIMED_OUT", "RunAbortedError": "ABORTED"}.get(name, "FAILED")
+        exc = cls("r-1", phase=phase, message="boom", kind=None if kind == "None" else kind)
+    else:
+        exc = cls("boom")
+    event = FlyteRunEvent.from_error(_FakeRun(), exc)
+    with pytest.raises((FlyteRunException, AirflowFailException)) as raised:
+        event.raise_for_status(retry_on_user_error=retry_on_user_error)
+    assert isinstance(raised.value, AirflowFailException) is not retried, raised.value
+    assert "boom" in str(raised.value)

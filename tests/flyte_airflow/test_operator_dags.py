@@ -59,7 +59,7 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     )
     greet = FlyteRunOperator(task_id="greet", task_name="sample_tasks.greet",
                              inputs={"name": "{{ ti.xcom_pull(task_ids='make')['who'] }}", "greeting": "Hi"})
-    made >> add
+    made >> [add, greet]  # greet pulls make's XCom through a template: it needs the edge too
 
     @task
     def collect(total, text):
@@ -109,7 +109,7 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     assert result.state == "failed"
     ti = result.ti("boom")
     assert str(ti.state) == "failed"
-    assert ti.try_number == 1 or (deferrable and ti.try_number == 2)  # dag.test bumps try_number on resume
+    assert ti.try_number == 1, ti.try_number
     assert flyte_conn.admin.call_count("CreateRun") == 1, "a USER error must not be retried"
     run_url = result.xcom("boom", "run_url")
     assert run_url and result.xcom("boom", "_link_FlyteRunLink") == run_url, "the link must survive a failure"
@@ -191,20 +191,42 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     assert result.read("collect.json") == 3
 
 
+def _record_failure_header() -> str:
+    return HEADER + """
+def record_failure(context):
+    dump("failure.json", {"type": type(context["exception"]).__name__, "message": str(context["exception"])})
+"""
+
+
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
-def test_deadline_aborts_remote_run(dags, flyte_conn, deferrable):
+@pytest.mark.parametrize("abort_works", [True, False], ids=["abort-ok", "abort-fails"])
+def test_deadline_aborts_remote_run(dags, flyte_conn, deferrable, abort_works):
     import time
 
+    if not abort_works:  # every AbortRun call fails: the message must not claim an abort
+        flyte_conn.admin.fail_next("AbortRun", "PERMISSION_DENIED", count=50)
     started = time.monotonic()
-    result = dags.run(HEADER + f"""
+    result = dags.run(_record_failure_header() + f"""
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
-    FlyteRunOperator(task_id="hang", task_name="sample_tasks.hang", timeout=3, deferrable={deferrable})
+    FlyteRunOperator(task_id="hang", task_name="sample_tasks.hang", timeout=3, deferrable={deferrable},
+                     on_failure_callback=record_failure)
 """)
     assert result.state == "failed"
     assert time.monotonic() - started < 60
     run_name = result.xcom("hang", "run_name")
+    failure = result.read("failure.json")
+    assert failure is not None and failure["type"] == "FlyteRunDeadlineException", failure
+    message = failure["message"]
+    assert f"the deadline (the task's timeout) passed before run {run_name} finished" in message, message
     run = flyte_conn.client.get_run(run_name)
-    assert run.phase.value == "ABORTED", run.phase
+    if abort_works:
+        assert "the run was aborted" in message, message
+        assert run.phase.value == "ABORTED", run.phase
+    else:
+        assert "could NOT be aborted" in message and "was aborted" not in message, message
+        assert not run.done(), run.phase
+        flyte_conn.admin.clear_faults()
+        run.abort("test cleanup")
 
 
 def test_wait_for_termination_false_returns_after_launch(dags, flyte_conn):

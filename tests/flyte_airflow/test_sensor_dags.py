@@ -54,3 +54,20 @@ def test_sensor_target_failed_phase(dags, flyte_conn):
     result = dags.run(SENSOR_DAG.format(task="fail_user", inputs={"message": "nope"},
                                         options='deferrable=True, target_phases=["FAILED"]'))
     assert result.states()["gate"] == "success", result.states()
+
+
+@pytest.mark.parametrize("options", ['mode="poke"', "deferrable=True"], ids=["poke", "deferrable"])
+@pytest.mark.parametrize("soft_fail", [True, False], ids=["soft_fail", "hard_fail"])
+def test_sensor_on_run_that_already_failed(dags, flyte_conn, options, soft_fail):
+    # The run has ended (FAILED) before the sensor first looks: the deferrable sensor decides
+    # before deferring, and soft_fail must skip there too.
+    flyte_conn.client.run("sample_tasks.fail_user", {"message": "nope"}, name="failed-before").wait(quiet=True)
+    result = dags.run(HEADER + f"""
+from flyte_airflow.sensors.flyte import FlyteRunSensor
+
+with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    FlyteRunSensor(task_id="gate", run_name="failed-before", poke_interval=0.5, timeout=60,
+                   soft_fail={soft_fail}, {options})
+""")
+    assert result.states()["gate"] == ("skipped" if soft_fail else "failed"), result.states()
+    assert result.xcom("gate", "run_url") and result.xcom("gate", "run_name") == "failed-before"

@@ -167,3 +167,16 @@ def test_a_key_or_a_name_is_required(server) -> None:
             client.launch_or_attach("sample_tasks.add", {"x": 1, "y": 1})
     finally:
         client.close()
+
+
+def test_a_long_explicit_name_still_fits_on_retries(server) -> None:
+    client = server.client()
+    try:
+        long_name = "a" * 29 + "z"  # 30 characters: valid for attempt 1
+        first = client.launch_or_attach("sample_tasks.crash", {}, name=long_name, attempt=1)
+        assert first.run.name == long_name
+        first.run.wait(quiet=True)
+        second = client.launch_or_attach("sample_tasks.crash", {}, name=long_name, attempt=2)
+        assert second.run.name == "a" * 28 + "-2"
+    finally:
+        client.close()

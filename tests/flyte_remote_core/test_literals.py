@@ -12,7 +12,7 @@ import pydantic
 import pytest
 from flyteidl2.core import interface_pb2, literals_pb2, types_pb2
 from flyteidl2.task import common_pb2
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -32,9 +32,10 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
     # Launch tasks.add and wait for it. Params are rendered into the inputs ("20" is
-    # coerced to the declared int). The run name is derived from dag/task/run id and the
-    # try, so a retry after a worker crash attaches to the same run instead of starting
-    # another. Outputs come back as XCom: the whole dict, and each output by name.
+    # coerced to the declared int). The run name is derived from dag/task/run id, the
+    # try, the task and its inputs, so a retry after a worker crash attaches to the same
+    # run instead of starting another, while a cleared task re-run with new params
+    # launches a new one. Outputs come back as XCom: the whole dict, and each output by name.
     add = FlyteRunOperator(
         task_id="add",
         task_name="tasks.add",
