@@ -94,8 +94,15 @@ def _secret_forms(client_id: str, secret: str) -> list[str]:
 
 
 @pytest.mark.timeout(60)
-def test_client_credentials_full_flow_and_nothing_leaks(auth_server, tmp_path: Path, caplog, capfd) -> None:
+def test_client_credentials_full_flow_and_nothing_leaks(auth_server, tmp_path: Path, caplog, capfd,
+                                                        monkeypatch) -> None:
     caplog.set_level(logging.DEBUG)
+    # Airflow's or Dagster's logging set-up, imported earlier in the same session, can mute
+    # httpx's logger; the token request must reach caplog for the checks below to mean anything.
+    httpx_log = logging.getLogger("httpx")
+    monkeypatch.setattr(httpx_log, "disabled", False)
+    monkeypatch.setattr(httpx_log, "propagate", True)
+    monkeypatch.setattr(httpx_log, "level", logging.DEBUG)
     client_id, secret = auth_server.auth_manager.create_client("ci-robot")
     client = FlyteClient(auth_server.endpoint, client_id=client_id, client_secret=secret, insecure=True)
     try:

@@ -129,3 +129,66 @@ def test_backend_without_watch_runs_falls_back_to_one_stream_per_run(small_serve
     finally:
         small_server.admin.clear_faults()
         client.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_cli(port: int, data_dir) -> "subprocess.Popen[str]":
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flyte_remote_core.devserver", "--port", str(port), "--data-dir", str(data_dir),
+         "--tasks", "tests.devserver.sample_tasks"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:  # type: ignore[union-attr]
+        if "ready" in line:
+            return proc
+    raise RuntimeError("the devserver did not start")
+
+
+def test_a_killed_server_does_not_hang_a_wait(tmp_path) -> None:
+    """SIGKILL the backend under a waiting client; the restarted backend fails the run, the wait ends."""
+    import signal
+
+    port = _free_port()
+    first = _start_cli(port, tmp_path)
+    client = FlyteClient(f"127.0.0.1:{port}", insecure=True)
+    second = None
+    try:
+        run = client.run("sample_tasks.sleepy", {"seconds": 60})
+        run.wait(quiet=True, wait_for="running")
+        result: dict[str, object] = {}
+
+        def waiter() -> None:
+            try:
+                result["run"] = run.wait(quiet=True, timeout=90)
+            except BaseException as exc:  # reported below
+                result["error"] = exc
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        time.sleep(0.5)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        time.sleep(1.0)  # the client sees the connection die and keeps reconnecting
+        second = _start_cli(port, tmp_path)
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+        assert "error" not in result, result.get("error")
+        assert run.phase is Phase.FAILED
+        with pytest.raises(RunFailedError) as err:
+            run.outputs()
+        assert err.value.kind == "SYSTEM" and "restart" in err.value.message.lower()
+    finally:
+        client.close()
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
