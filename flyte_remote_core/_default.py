@@ -7,6 +7,7 @@ from typing import Any
 
 from ._client import FlyteClient
 from ._errors import ConfigurationError
+from ._syncify import ClientBound
 
 _default: FlyteClient | None = None
 
@@ -28,11 +29,13 @@ def resolve_client(client: FlyteClient | None) -> FlyteClient:
     return _default
 
 
-def upload_file(fp: Path, verify: bool = True, *, client: FlyteClient | None = None) -> tuple[str, str]:
+@ClientBound
+async def upload_file(fp: Path, verify: bool = True, *, client: FlyteClient | None = None) -> tuple[str, str]:
     """Upload a file; returns ``(md5 hex, remote URI)`` (seed API; uses the default client)."""
-    return resolve_client(client).upload_file(fp, verify)
+    return await resolve_client(client).upload_file.aio(fp, verify)
 
 
-def upload_dir(dir_path: Path, verify: bool = True, *, client: FlyteClient | None = None) -> str:
+@ClientBound
+async def upload_dir(dir_path: Path, verify: bool = True, *, client: FlyteClient | None = None) -> str:
     """Upload a directory keeping sub-folder paths; returns the remote URI (seed API)."""
-    return resolve_client(client).upload_dir(dir_path, verify)
+    return await resolve_client(client).upload_dir.aio(dir_path, verify)

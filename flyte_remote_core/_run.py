@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ._action import Action, ActionDetails, ActionInputs, ActionOutputs, WaitFor
 from ._entities import ToJSONMixin
 from ._phases import Phase
-from ._syncify import syncify, syncify_gen
+from ._syncify import syncify, syncify_classmethod, syncify_gen
 
 if TYPE_CHECKING:
     from ._client import FlyteClient
@@ -178,17 +178,18 @@ class Run(ToJSONMixin):
             yield line
 
     # -- class-level seed API -------------------------------------------------------
-    @classmethod
-    def get(cls, name: str, project: str | None = None, domain: str | None = None, *, client: FlyteClient | None = None) -> Run:
+    @syncify_classmethod
+    async def get(cls, name: str, project: str | None = None, domain: str | None = None, *,
+                  client: FlyteClient | None = None) -> Run:
         from ._default import resolve_client
 
-        return resolve_client(client).get_run(name, project=project, domain=domain)
+        return await resolve_client(client).get_run.aio(name, project=project, domain=domain)
 
-    @classmethod
-    def listall(cls, *, client: FlyteClient | None = None, **filters: Any) -> list[Run]:
+    @syncify_classmethod
+    async def listall(cls, *, client: FlyteClient | None = None, **filters: Any) -> list[Run]:
         from ._default import resolve_client
 
-        return resolve_client(client).list_runs(**filters)
+        return await resolve_client(client).list_runs.aio(**filters)
 
     def __repr__(self) -> str:
         return f"Run(name={self.name!r}, phase={self.phase.value}, project={self.project!r}, domain={self.domain!r})"

@@ -169,3 +169,35 @@ class syncify_gen(Generic[T]):
         if obj is None:
             return self
         return BoundSyncifiedGen(self._func, obj)
+
+
+class ClientBound(Generic[T]):
+    """A blocking call with an ``.aio`` twin for functions that take ``client=`` rather than ``self``.
+
+    The blocking form runs on the loop thread of the client the call resolves to (the given
+    ``client=``, else the default set by ``init()``).
+    """
+
+    def __init__(self, func: Callable[..., Awaitable[T]]) -> None:
+        self._func = func
+        functools.update_wrapper(self, func)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> T:
+        from ._default import resolve_client
+
+        return resolve_client(kwargs.get("client"))._loop_thread.run(self._func(*args, **kwargs))
+
+    def aio(self, *args: Any, **kwargs: Any) -> Awaitable[T]:
+        return self._func(*args, **kwargs)
+
+
+class syncify_classmethod(Generic[T]):
+    """:class:`syncify` for class methods that take ``client=`` (``Run.get``, ``Task.get``)."""
+
+    def __init__(self, func: Callable[..., Awaitable[T]]) -> None:
+        self._func = func
+        functools.update_wrapper(self, func)
+
+    def __get__(self, obj: object | None, objtype: type | None = None) -> ClientBound[T]:
+        owner = objtype if objtype is not None else type(obj)
+        return ClientBound(functools.partial(self._func, owner))

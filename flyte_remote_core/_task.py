@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._entities import ToJSONMixin
-from ._syncify import syncify
+from ._syncify import syncify, syncify_classmethod
 
 if TYPE_CHECKING:
     from ._client import FlyteClient
@@ -116,8 +116,8 @@ class Task(ToJSONMixin):
         return inputs_to_literals(dict(values or {}), self.interface, self.default_inputs, task=self.name)
 
     # -- seed API -------------------------------------------------------------------
-    @classmethod
-    def get(
+    @syncify_classmethod
+    async def get(
         cls,
         name: str,
         project: str | None = None,
@@ -130,8 +130,7 @@ class Task(ToJSONMixin):
         """Get a task by name; ``version`` None or "latest" picks the newest deployed version."""
         from ._default import resolve_client
 
-        c = resolve_client(client)
-        return c.get_task(name, version=version, project=project, domain=domain)
+        return await resolve_client(client).get_task.aio(name, version=version, project=project, domain=domain)
 
     @syncify
     async def sync(self) -> Task:

@@ -216,3 +216,20 @@ def test_list_runs_and_tasks(flyte_devserver) -> None:
     assert run.name in [r.name for r in client.list_runs()]
     names = {t.name for t in client.list_tasks()}
     assert {"sample_tasks.add", "sample_tasks.greet"} <= names
+
+
+def test_class_level_get_has_an_async_twin(flyte_devserver) -> None:
+    from flyte_remote_core import Run, Task
+
+    client = flyte_devserver.client
+    run = client.run("sample_tasks.add", {"x": 2, "y": 3})
+
+    async def main() -> tuple[str, str, int]:
+        task = await Task.get.aio("sample_tasks.add", client=client)
+        found = await Run.get.aio(run.name, client=client)
+        listed = await Run.listall.aio(client=client)
+        return task.name, found.name, len(listed)
+
+    task_name, run_name, count = asyncio.run(main())
+    assert (task_name, run_name) == ("sample_tasks.add", run.name) and count >= 1
+    assert Run.get(run.name, client=client).name == run.name

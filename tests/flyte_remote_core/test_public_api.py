@@ -75,3 +75,9 @@ def test_package_ships_py_typed() -> None:
     from importlib.resources import files
 
     assert files("flyte_remote_core").joinpath("py.typed").is_file()
+
+
+def test_class_level_and_module_level_calls_have_async_twins() -> None:
+    for member in (flyte_remote_core.Task.get, flyte_remote_core.Run.get, flyte_remote_core.Run.listall,
+                   flyte_remote_core.upload_file, flyte_remote_core.upload_dir):
+        assert callable(member) and callable(member.aio), member
