@@ -72,6 +72,21 @@ def test_dropped_streams_reconnect_and_miss_nothing(small_server) -> None:
         client.close()
 
 
+def _wait_in_thread(run, *, timeout: float) -> tuple[threading.Thread, dict[str, object]]:
+    """Start ``run.wait()`` in a thread; the dict gets ``run`` or ``error`` when it ends."""
+    result: dict[str, object] = {}
+
+    def waiter() -> None:
+        try:
+            result["run"] = run.wait(quiet=True, timeout=timeout)
+        except BaseException as exc:  # reported by the test
+            result["error"] = exc
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    return thread, result
+
+
 def test_server_restart_during_wait_is_survived(tmp_path) -> None:
     """Kill the server under a waiting client, start it again on the same port and data dir."""
     from flyte_remote_core.devserver import DevServer
@@ -83,16 +98,7 @@ def test_server_restart_during_wait_is_survived(tmp_path) -> None:
     try:
         run = client.run("sample_tasks.sleepy", {"seconds": 30})
         run.wait(quiet=True, wait_for="running")
-        result: dict[str, object] = {}
-
-        def waiter() -> None:
-            try:
-                result["run"] = run.wait(quiet=True, timeout=60)
-            except BaseException as exc:  # reported below
-                result["error"] = exc
-
-        thread = threading.Thread(target=waiter)
-        thread.start()
+        thread, result = _wait_in_thread(run, timeout=60)
         time.sleep(0.5)
         first.stop()
         time.sleep(0.5)
@@ -164,16 +170,7 @@ def test_a_killed_server_does_not_hang_a_wait(tmp_path) -> None:
     try:
         run = client.run("sample_tasks.sleepy", {"seconds": 60})
         run.wait(quiet=True, wait_for="running")
-        result: dict[str, object] = {}
-
-        def waiter() -> None:
-            try:
-                result["run"] = run.wait(quiet=True, timeout=90)
-            except BaseException as exc:  # reported below
-                result["error"] = exc
-
-        thread = threading.Thread(target=waiter)
-        thread.start()
+        thread, result = _wait_in_thread(run, timeout=90)
         time.sleep(0.5)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
