@@ -1,11 +1,23 @@
 # Quickstart: `make demo` runs the example pipelines against the embedded devserver,
-# `make test` runs the whole suite. Both set up .venv themselves (idempotently).
+# `make test` runs the whole suite, then `make test-compat` (the Airflow provider on the
+# oldest supported Airflow, 3.0.x, in its own .venv-airflow30). All set up their venvs
+# themselves (idempotently).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | $(PYTHON) -c "import hashlib,sys;print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])")
 
-.PHONY: install test demo bench protos clean
+# The oldest supported Airflow, in a venv of its own (it cannot share .venv with 3.3 and Dagster).
+# Airflow 3.0.x declares no upper bound on its web stack, and FastAPI >= 0.132 no longer parses
+# bodies sent without a JSON content type, which is how 3.0's in-process execution API client
+# (dag.test()) talks: every task start fails with a 422. Pin the FastAPI/Cadwyn of its day.
+AIRFLOW30_VERSION := 3.0.6
+AIRFLOW30_PINS := fastapi==0.116.1 cadwyn==5.4.4
+VENV30 := .venv-airflow30
+BIN30 := $(VENV30)/bin
+STAMP30 := $(VENV30)/.installed-$(shell (cat pyproject.toml; echo "$(AIRFLOW30_VERSION) $(AIRFLOW30_PINS)") | $(PYTHON) -c "import hashlib,sys;print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])")
+
+.PHONY: install install-compat test test-compat demo bench protos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +32,21 @@ install: $(STAMP)
 
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(MAKE) test-compat
+
+$(BIN30)/python:
+	$(PYTHON) -m venv $(VENV30)
+	$(BIN30)/python -m pip install --quiet --upgrade pip
+
+$(STAMP30): $(BIN30)/python pyproject.toml
+	$(BIN30)/python -m pip install --quiet -e '.[devserver,dev]' 'apache-airflow==$(AIRFLOW30_VERSION)' $(AIRFLOW30_PINS)
+	rm -f $(VENV30)/.installed-*
+	touch $(STAMP30)
+
+install-compat: $(STAMP30)
+
+test-compat: install-compat
+	$(BIN30)/python -m pytest -q -p no:cacheprovider tests/flyte_airflow_compat
 
 demo: install
 	$(BIN)/python -m examples.demo
@@ -31,4 +58,4 @@ protos: install
 	bash protos/generate.sh
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VENV30) build *.egg-info

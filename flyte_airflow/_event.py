@@ -14,7 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from flyte_airflow._compat import AirflowException, AirflowFailException
 
 if TYPE_CHECKING:
     from flyte_remote_core import Run, RunResult

@@ -19,8 +19,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow.sdk import BaseHook
-
+from flyte_airflow._compat import BaseHook
 from flyte_airflow._event import FlyteRunEvent
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from flyte_airflow._compat import AirflowFailException
 from flyte_airflow._event import FlyteRunEvent, FlyteRunException
 from flyte_airflow.hooks.flyte import FlyteHook
 from flyte_airflow.links.flyte import FlyteRunLink, announce_run

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
+from flyte_airflow._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 from flyte_airflow._event import FlyteRunEvent, FlyteRunException, FlyteRunFailedException
 from flyte_airflow.hooks.flyte import FlyteHook
 from flyte_airflow.links.flyte import FlyteRunLink, announce_run
