@@ -233,3 +233,10 @@ def test_class_level_get_has_an_async_twin(flyte_devserver) -> None:
     task_name, run_name, count = asyncio.run(main())
     assert (task_name, run_name) == ("sample_tasks.add", run.name) and count >= 1
     assert Run.get(run.name, client=client).name == run.name
+
+
+def test_the_panel_shows_a_failure_and_its_error(flyte_devserver, capsys) -> None:
+    run = flyte_devserver.client.run("sample_tasks.fail_user", {"message": "panel shows me"})
+    run.wait()
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "panel shows me" in err and "elapsed" in err
