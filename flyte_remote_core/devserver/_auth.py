@@ -2,7 +2,9 @@
 
 Everything lives in memory. Client registrations (never tokens) can be persisted by
 passing ``on_change`` (called with a JSON-safe dict) and restored with ``state=``.
-Secrets and tokens are stored as SHA-256 digests only.
+Secrets and tokens are stored as SHA-256 digests only. Access tokens live
+``token_lifetime``, refresh tokens ``refresh_token_lifetime`` (30 days; rotated on use),
+device sign-ins ``device_code_lifetime``; expired ones are purged (``purge_expired``).
 
 Wiring (the devserver decides)::
 
@@ -42,6 +44,8 @@ from ._auth_services import AuthMetadataService, BearerCheckInterceptor, Identit
 
 __all__ = ["AuthManager", "InvalidClientError", "PUBLIC_PATHS"]
 
+REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600.0  # 30 days
+
 
 class AuthManager(DeviceFlowMixin, TokenEndpointMixin):
     """Issues and checks bearer tokens for the devserver. Thread-safe."""
@@ -51,6 +55,7 @@ class AuthManager(DeviceFlowMixin, TokenEndpointMixin):
         *,
         base_url: str,
         token_lifetime: float = 3600.0,
+        refresh_token_lifetime: float = REFRESH_TOKEN_LIFETIME,
         device_code_lifetime: float = 600.0,
         device_poll_interval: float = 5.0,
         public_client_id: str = "flyte-cli",
@@ -58,9 +63,13 @@ class AuthManager(DeviceFlowMixin, TokenEndpointMixin):
         audience: str = "",
         state: dict[str, Any] | None = None,
         on_change: Callable[[dict[str, Any]], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token_lifetime = token_lifetime
+        self.refresh_token_lifetime = refresh_token_lifetime
+        self._clock = clock  # wall-clock seconds; tests inject a fake one
+        self._last_purge = clock()
         self.device_code_lifetime = device_code_lifetime
         self.device_poll_interval = device_poll_interval
         self.public_client_id = public_client_id
@@ -118,14 +127,15 @@ class AuthManager(DeviceFlowMixin, TokenEndpointMixin):
 
     def _new_token(self, subject: str, name: str, *, refresh: bool = False) -> dict[str, Any]:
         token = secrets.token_urlsafe(32)
-        now = time.time()
+        now = self._clock()
         body: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime}
         with self._lock:
+            self._purge_locked(now)
             self._tokens[_digest(token)] = _Grant(subject, name, now + self.token_lifetime)
             self.token_requests += 1
             if refresh:
                 rt = secrets.token_urlsafe(32)
-                self._refresh[_digest(rt)] = _Grant(subject, name, now + 30 * 24 * 3600)
+                self._refresh[_digest(rt)] = _Grant(subject, name, now + self.refresh_token_lifetime)
                 body["refresh_token"] = rt
         if self.scopes:
             body["scope"] = " ".join(self.scopes)
@@ -141,7 +151,7 @@ class AuthManager(DeviceFlowMixin, TokenEndpointMixin):
     def _grant_for(self, token: str) -> _Grant | None:
         with self._lock:
             grant = self._tokens.get(_digest(token))
-            if grant is not None and grant.expires_at <= time.time():
+            if grant is not None and grant.expires_at <= self._clock():
                 del self._tokens[_digest(token)]
                 return None
             return grant
@@ -169,10 +179,27 @@ class AuthManager(DeviceFlowMixin, TokenEndpointMixin):
             self._tokens.clear()
             self._refresh.clear()
 
+    def purge_expired(self) -> None:
+        """Forget expired access and refresh tokens and expired device sign-ins now.
+
+        Also done on its own, at most once a second, whenever a token or device code is issued.
+        """
+        with self._lock:
+            self._purge_locked(self._clock(), force=True)
+
+    def _purge_locked(self, now: float, *, force: bool = False) -> None:
+        if not force and now - self._last_purge < 1.0:
+            return
+        self._last_purge = now
+        for table in (self._tokens, self._refresh):
+            for key in [k for k, g in table.items() if g.expires_at <= now]:
+                del table[key]
+        self._purge_devices_locked(now)
+
     def _use_refresh_token(self, refresh_token: str) -> tuple[int, dict[str, Any]]:
         with self._lock:
             grant = self._refresh.pop(_digest(refresh_token), None)
-        if grant is None or grant.expires_at <= time.time():
+        if grant is None or grant.expires_at <= self._clock():
             return 400, {"error": "invalid_grant", "error_description": "unknown or expired refresh token"}
         return 200, self._new_token(grant.subject, grant.name, refresh=True)  # rotated
 

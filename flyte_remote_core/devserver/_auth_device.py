@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ._auth_common import _digest
 
 _USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # no vowels: no accidental words
+# An expired request is kept this long after its ``expires_in`` so that a client still
+# polling hears ``expired_token`` (RFC 8628 3.5) rather than ``invalid_grant``; then it is dropped.
+EXPIRED_DEVICE_GRACE_S = 60.0
 
 
 @dataclass
@@ -37,6 +40,17 @@ class DeviceFlowMixin:
     device_poll_interval: float
     _lock: threading.Lock
     _devices: dict[str, _DeviceRequest]
+    _clock: Callable[[], float]
+    _purge_locked: Callable[[float], None]
+
+    def _purge_devices_locked(self, now: float) -> None:
+        """Drop requests that expired over ``EXPIRED_DEVICE_GRACE_S`` ago (caller holds the lock).
+
+        A request is also dropped as soon as it is used: a token was issued, or the client
+        heard ``access_denied`` or ``expired_token``.
+        """
+        for key in [k for k, r in self._devices.items() if r.expires_at + EXPIRED_DEVICE_GRACE_S <= now]:
+            del self._devices[key]
 
     # -- device flow ----------------------------------------------------------
 
@@ -44,8 +58,9 @@ class DeviceFlowMixin:
         """Confirm a pending device sign-in as ``subject`` (what a person does in the browser)."""
         code = user_code.replace("-", "").upper()
         with self._lock:
+            now = self._clock()
             for req in self._devices.values():
-                if req.user_code.replace("-", "") == code and req.expires_at > time.time():
+                if req.user_code.replace("-", "") == code and req.expires_at > now and not req.denied:
                     req.subject = subject
                     return True
         return False
@@ -53,23 +68,28 @@ class DeviceFlowMixin:
     def deny_device(self, user_code: str) -> bool:
         code = user_code.replace("-", "").upper()
         with self._lock:
+            now = self._clock()
             for req in self._devices.values():
-                if req.user_code.replace("-", "") == code:
+                if req.user_code.replace("-", "") == code and req.expires_at > now:
                     req.denied = True
                     return True
         return False
 
     def pending_user_codes(self) -> list[str]:
         with self._lock:
-            return [r.user_code for r in self._devices.values() if r.subject is None and not r.denied]
+            now = self._clock()
+            return [r.user_code for r in self._devices.values()
+                    if r.subject is None and not r.denied and r.expires_at > now]
 
     def _start_device(self, client_id: str) -> dict[str, Any]:
         device_code = secrets.token_urlsafe(32)
         raw = "".join(secrets.choice(_USER_CODE_ALPHABET) for _ in range(8))
         user_code = f"{raw[:4]}-{raw[4:]}"
         with self._lock:
+            now = self._clock()
+            self._purge_locked(now)
             self._devices[_digest(device_code)] = _DeviceRequest(
-                client_id, user_code, time.time() + self.device_code_lifetime, self.device_poll_interval
+                client_id, user_code, now + self.device_code_lifetime, self.device_poll_interval
             )
         uri = f"{self.base_url}/oauth2/device"
         return {
@@ -82,7 +102,7 @@ class DeviceFlowMixin:
         }
 
     def _poll_device(self, device_code: str, client_id: str) -> tuple[int, dict[str, Any]]:
-        now = time.time()
+        now = self._clock()
         with self._lock:
             req = self._devices.get(_digest(device_code))
             if req is None or req.client_id != client_id:

@@ -154,7 +154,7 @@ class RunCreationMixin:
         if self.control.hold_all:
             self.control.held.add(name)
         key = (project, domain, name, ROOT_ACTION)
-        self._publish(key)
+        self._publish(key, runs=False)  # WatchRuns shows a new run from its first phase change
         target = self.resolve_target(task_id.name, task_id.version, spec)
         self._spawn(self._launch(key, target, inputs_uri))
         return run_from_details(det)

@@ -82,10 +82,11 @@ class ActionStateMixin:
             )
         self._publish(key)
 
-    def _publish(self, key: tuple) -> None:
+    def _publish(self, key: tuple, *, runs: bool = True) -> None:
         self.hub.publish(("action",) + key)
         self.hub.publish(("run",) + key[:3])
-        self.hub.publish(("runs",), key[:3])
+        if runs:
+            self.hub.publish(("runs",), key[:3])
 
     def recover_after_restart(self) -> int:
         """Finish every action that was not terminal when the last process died."""

@@ -76,6 +76,15 @@ _RUN_FIELDS = {
 }
 
 
+def has_started(det: rd.ActionDetails) -> bool:
+    """False while a run's root action has never left its first QUEUED phase.
+
+    Like the open-source backend, WatchRuns announces a new run only from its first phase
+    change (a retry that goes back to QUEUED has changed phase before, so it counts).
+    """
+    return det.status.phase != phase_pb2.ACTION_PHASE_QUEUED or det.status.attempts > 1
+
+
 class RunServiceImpl(RunService):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -272,7 +281,7 @@ class RunServiceImpl(RunService):
                 runs = []
                 for p, d, n in sorted(changed):
                     det = self.engine.get_action((p, d, n, ROOT_ACTION))
-                    if det is not None and matches(det):
+                    if det is not None and has_started(det) and matches(det):
                         runs.append(run_from_details(det))
                 if runs:
                     yield rs.WatchRunsResponse(runs=runs)

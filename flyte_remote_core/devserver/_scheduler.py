@@ -83,8 +83,15 @@ def validate_schedule(auto) -> None:
         from croniter import croniter
 
         expr = sched.cron_expression if kind == "cron_expression" else sched.cron.expression
-        if not croniter.is_valid(expr):
+        if not expr.strip() or not croniter.is_valid(expr):
             raise ConnectError(Code.INVALID_ARGUMENT, f"invalid cron expression {expr!r}")
+        if kind == "cron" and sched.cron.timezone:
+            try:
+                from zoneinfo import ZoneInfo
+
+                ZoneInfo(sched.cron.timezone)
+            except (KeyError, ValueError, OSError, ImportError):
+                raise ConnectError(Code.INVALID_ARGUMENT, f"unknown time zone {sched.cron.timezone!r}") from None
     elif kind == "rate" and sched.rate.value <= 0:
         raise ConnectError(Code.INVALID_ARGUMENT, "a fixed rate needs a positive value")
 
@@ -320,12 +327,22 @@ class TriggerServiceImpl(TriggerService):
             rev.created_at.CopyFrom(ts(created))
         return resp
 
+    # All or nothing: every name is checked before any trigger changes (no await in
+    # between, so nothing else on the loop can slip in), so INVALID_ARGUMENT or
+    # NOT_FOUND leaves every trigger as it was.
+    def _existing_keys(self, names) -> list[tuple]:
+        keys = [_key(name) for name in names]
+        for key in keys:
+            if self.scheduler.get(key) is None:
+                raise not_found(f"trigger {key[3]!r}")
+        return list(dict.fromkeys(keys))
+
     async def update_triggers(self, request, ctx):
-        for name in request.names:
-            self.scheduler.set_active(_key(name), request.active)
+        for key in self._existing_keys(request.names):
+            self.scheduler.set_active(key, request.active)
         return tsvc.UpdateTriggersResponse()
 
     async def delete_triggers(self, request, ctx):
-        for name in request.names:
-            self.scheduler.delete(_key(name))
+        for key in self._existing_keys(request.names):
+            self.scheduler.delete(key)
         return tsvc.DeleteTriggersResponse()

@@ -9,11 +9,11 @@ and idempotent; a failed start cleans up after itself.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import concurrent.futures
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable
@@ -268,67 +268,9 @@ class DevServer:
         self.local_tasks = found
 
     def _build_app(self):
-        from flyteidl2.auth.auth_service_connect import AuthMetadataServiceASGIApplication
-        from flyteidl2.auth.identity_connect import IdentityServiceASGIApplication
-        from flyteidl2.cluster.service_connect import ClusterServiceASGIApplication
-        from flyteidl2.dataproxy.dataproxy_service_connect import DataProxyServiceASGIApplication
-        from flyteidl2.project.project_service_connect import ProjectServiceASGIApplication
-        from flyteidl2.secret.secret_connect import SecretServiceASGIApplication
-        from flyteidl2.task.task_service_connect import TaskServiceASGIApplication
-        from flyteidl2.trigger.trigger_service_connect import TriggerServiceASGIApplication
-        from flyteidl2.workflow.run_service_connect import RunServiceASGIApplication
+        from ._wiring import build_app
 
-        from ._admin import AdminOps, AdminServiceASGIApplication, AdminServiceImpl
-        from ._app import Router
-        from ._control import ControlInterceptor
-        from ._dataproxy import DataProxyServiceImpl
-        from ._misc_services import (
-            AuthMetadataFallback,
-            ClusterServiceImpl,
-            IdentityFallback,
-            ProjectServiceImpl,
-            SecretServiceImpl,
-        )
-        from ._runs import RunServiceImpl
-        from ._scheduler import Scheduler, TriggerServiceImpl
-        from ._task_service import TaskServiceImpl
-        from ._uploads import UploadSigner, handle_storage
-
-        engine = self._engine
-        interceptors: list = [ControlInterceptor(self._control)]
-        oauth2 = None
-        if self.auth:
-            from ._auth import AuthManager
-
-            self.auth_manager = AuthManager(base_url=self.url)
-            interceptors.append(self.auth_manager.server_interceptor())
-            oauth2 = self.auth_manager.token_endpoint
-        self._scheduler = Scheduler(engine)
-        signer = UploadSigner(self.data_dir)
-        ic = tuple(interceptors)
-        apps = [
-            RunServiceASGIApplication(RunServiceImpl(engine), interceptors=ic),
-            TaskServiceASGIApplication(TaskServiceImpl(engine, on_deploy=self._scheduler.deploy_task_triggers), interceptors=ic),
-            DataProxyServiceASGIApplication(DataProxyServiceImpl(engine, signer, lambda: self.url), interceptors=ic),
-            ClusterServiceASGIApplication(ClusterServiceImpl(), interceptors=ic),
-            ProjectServiceASGIApplication(ProjectServiceImpl(engine), interceptors=ic),
-            SecretServiceASGIApplication(SecretServiceImpl(engine), interceptors=ic),
-            TriggerServiceASGIApplication(TriggerServiceImpl(engine, self._scheduler), interceptors=ic),
-            AdminServiceASGIApplication(AdminServiceImpl(AdminOps(self))),
-        ]
-        if self.auth:
-            apps.append(AuthMetadataServiceASGIApplication(
-                self.auth_manager.auth_metadata_service(), interceptors=(ControlInterceptor(self._control),)))
-            apps.append(IdentityServiceASGIApplication(self.auth_manager.identity_service(), interceptors=ic))
-        else:
-            apps.append(AuthMetadataServiceASGIApplication(AuthMetadataFallback(lambda: self.url), interceptors=ic))
-            apps.append(IdentityServiceASGIApplication(IdentityFallback(), interceptors=ic))
-        return Router(
-            {app.path: app for app in apps},
-            storage=lambda scope, receive, send: handle_storage(signer, scope, receive, send),
-            oauth2=oauth2,
-            on_startup=self._ready.set,
-        )
+        return build_app(self)
 
     def _thread_main(self) -> None:
         loop = asyncio.new_event_loop()

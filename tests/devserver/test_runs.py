@@ -223,6 +223,46 @@ async def test_watch_runs_sends_snapshot_then_changes(stubs):
     call.cancel()
 
 
+async def test_watch_runs_shows_a_new_run_only_from_its_first_phase_change(tmp_path):
+    """REFERENCE 2b: a new run appears on WatchRuns after its first phase change, while
+    runs that exist when the stream opens (even QUEUED ones) are in the first batch."""
+    from flyte_remote_core.devserver import DevServer
+
+    from .conftest import SAMPLE_TASKS
+    from .helpers import Stubs
+
+    def entries(resp, name):
+        return [r.action.status.phase for r in resp.runs if r.action.id.run.name == name]
+
+    with DevServer(tasks=[SAMPLE_TASKS], data_dir=tmp_path, workers=1) as srv:
+        async with grpc.aio.insecure_channel(srv.endpoint) as ch:
+            s = Stubs(ch)
+            await create_run(s, "sample_tasks.hang", "blocker")  # the only worker is busy from now on
+            await wait_phase(s, "blocker", P.ACTION_PHASE_RUNNING)
+            await create_run(s, "sample_tasks.noop", "old-queued")
+            req = rs.WatchRunsRequest(project_id=identifier_pb2.ProjectIdentifier(name=PROJECT, domain=DOMAIN))
+            call = s.run.WatchRuns(req)
+            first = await asyncio.wait_for(call.read(), 10)
+            assert entries(first, "old-queued") == [P.ACTION_PHASE_QUEUED]
+            # New runs that stay QUEUED are not announced ...
+            await create_run(s, "sample_tasks.noop", "new-run")
+            await create_run(s, "sample_tasks.noop", "new-aborted")
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(read := asyncio.ensure_future(call.read())), 0.7)
+            # ... a terminal phase reached from QUEUED is a phase change ...
+            await s.run.AbortRun(rs.AbortRunRequest(run_id=run_id("new-aborted")))
+            resp = await asyncio.wait_for(read, 10)
+            seen = {n: entries(resp, n) for n in ("new-run", "new-aborted")}
+            assert seen == {"new-run": [], "new-aborted": [P.ACTION_PHASE_ABORTED]}, seen
+            # ... and so is leaving QUEUED once the worker is free.
+            await s.run.AbortRun(rs.AbortRunRequest(run_id=run_id("blocker")))
+            phases = []
+            while P.ACTION_PHASE_SUCCEEDED not in phases:
+                phases += entries(await asyncio.wait_for(call.read(), 20), "new-run")
+            assert phases and P.ACTION_PHASE_QUEUED not in phases, phases
+            call.cancel()
+
+
 async def test_list_runs_pagination_and_actions(stubs):
     for i in range(3):
         await create_run(stubs, "sample_tasks.noop", f"page-{i}")
