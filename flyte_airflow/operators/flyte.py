@@ -20,6 +20,7 @@ from flyte_airflow._compat import AirflowFailException
 from flyte_airflow._event import FlyteRunEvent, FlyteRunException
 from flyte_airflow.hooks.flyte import FlyteHook
 from flyte_airflow.links.flyte import FlyteRunLink, announce_run
+from flyte_airflow.operators._kill import LAUNCH_WAIT_SECONDS, LaunchGuard
 from flyte_airflow.triggers.flyte import FlyteRunTrigger
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         self._result: dict[str, Any] | None = None
         self._deadline: float | None = None
         self._digest = ""
+        self._guard: LaunchGuard | None = None
 
     # -- helpers -----------------------------------------------------------------------------
     @property
@@ -216,20 +218,31 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         inputs = dict(self.inputs or {})
         task, self._digest = self._prepare()
         ti = context["ti"]
+        guard = self._guard = self._guard or LaunchGuard()
+        if guard.killed:
+            raise AirflowFailException(f"the Airflow task was killed; Flyte task {self.task_name!r} was not launched")
+        self._run = None  # on_kill must not take an earlier try's run for this launch's
         try:
-            outcome = hook.launch(task, inputs, key=self.idempotency_key(context), attempt=max(1, int(ti.try_number or 1)),
-                                  run_name=self.run_name, project=self.project, domain=self.domain,
-                                  labels=self.labels, envs=self.envs, overwrite_cache=self.overwrite_cache or None,
-                                  interruptible=self.interruptible, queue=self.queue)
+            with guard.launching():
+                outcome = hook.launch(task, inputs, key=self.idempotency_key(context),
+                                      attempt=max(1, int(ti.try_number or 1)), run_name=self.run_name,
+                                      project=self.project, domain=self.domain, labels=self.labels, envs=self.envs,
+                                      overwrite_cache=self.overwrite_cache or None,
+                                      interruptible=self.interruptible, queue=self.queue)
+                self._run = outcome.run
         except FlyteInputError as exc:
             raise AirflowFailException(f"cannot launch Flyte task {self.task_name!r}: {hook.redact(str(exc))}") from None
         except RemoteError as exc:
             raise (FlyteRunException if exc.retryable else AirflowFailException)(
                 f"could not launch Flyte task {self.task_name!r}: {hook.redact(str(exc))}") from None
         run = outcome.run
+        if guard.killed:  # the kill landed while launching: on_kill may not have seen this run
+            aborted = {True: "was aborted", False: "could NOT be aborted", None: "is being aborted"}[
+                self._abort_on_kill(run)]
+            raise AirflowFailException(f"the Airflow task was killed while Flyte run {run.name} was being launched; "
+                                       f"the run {aborted} ({run.url})")
         verb = {"launched": "Launched", "attached": "Attached to the still active", "reused": "Reusing the succeeded"}
         self.log.info("%s Flyte run %s of %s: %s", verb.get(outcome.action, outcome.action), run.name, task.name, run.url)
-        self._run = run
         self._announce(context, run)
         return run
 
@@ -319,6 +332,7 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
     # -- execution -------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
         self._start_clock()
+        self._guard = LaunchGuard()
         try:
             if not self.wait_for_termination:
                 self._launch(context)
@@ -356,15 +370,29 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         return self._finish(context, result)
 
     def on_kill(self) -> None:
-        """Abort the remote run when the task is killed (never from cleanup paths)."""
-        run = self._run
-        if not self.cancel_on_kill or run is None:
+        """Abort the remote run when the task is killed (never from cleanup); ``_kill`` covers launches in flight."""
+        if not self.cancel_on_kill:
             return
+        guard = self._guard
+        if guard is not None:
+            guard.killed = True
+            if guard.in_flight() and not guard.wait_for_launch(LAUNCH_WAIT_SECONDS):
+                self.log.warning("Killed while launching Flyte task %s; the run will be aborted when the launch "
+                                 "returns", self.task_name)
+        if self._run is not None:
+            self._abort_on_kill(self._run)
+
+    def _abort_on_kill(self, run: Run) -> bool | None:
+        """Whether the run was aborted; None if another thread (execute or on_kill) is aborting it."""
+        if self._guard is not None and not self._guard.claim_abort(run.name):
+            return None
         hook = FlyteHook(self.flyte_conn_id, project=self.project, domain=self.domain)
         try:
-            if hook.abort(run, reason="The Airflow task was killed"):
-                self.log.info("Aborted Flyte run %s", run.name)
-            else:
-                self.log.warning("Could not abort Flyte run %s (%s); it may still be running", run.name, run.url)
+            aborted = hook.abort(run, reason="The Airflow task was killed")
         finally:
             hook.close()
+        if aborted:
+            self.log.info("Aborted Flyte run %s", run.name)
+        else:
+            self.log.warning("Could not abort Flyte run %s (%s); it may still be running", run.name, run.url)
+        return aborted
