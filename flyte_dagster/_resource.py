@@ -213,9 +213,7 @@ class FlyteResource(dg.ConfigurableResource):
                                             log_line=log_line if self.stream_logs else None, output_types=types)
         except WaitTimeoutError as exc:
             # The core aborted the run at the deadline and says whether that was accepted.
-            aborted = exc.aborted if exc.aborted is not None else abort_run(
-                run, f"Dagster step {step.step_key}: wait_timeout_s={timeout_s:g} passed")
-            raise timeout_failure(exc, task_name, run, timeout_s=timeout_s, aborted=aborted) from exc
+            raise timeout_failure(exc, task_name, run, timeout_s=timeout_s, aborted=bool(exc.aborted)) from exc
         except Exception as exc:
             raise fail(exc, run) from exc
         except BaseException as exc:  # DagsterExecutionInterruptedError, KeyboardInterrupt

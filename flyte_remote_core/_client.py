@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from ._config import ClientConfig
@@ -91,7 +90,6 @@ class FlyteClient(TaskLookupMixin, RunDataMixin, WaitingMixin, ResourcesMixin):
         # Validated now, so a bad option fails at construction; its token sources (and cached
         # tokens) are shared by the channels of every event loop.
         self._channel_config = channel_config(**self.config.channel_kwargs())
-        self._rpc_timeout = rpc_timeout
         self._rpc = Rpc(self._make_channel, timeout=rpc_timeout)
         self._loop_thread = LoopThread()
         self._closed = False
@@ -164,11 +162,6 @@ class FlyteClient(TaskLookupMixin, RunDataMixin, WaitingMixin, ResourcesMixin):
 
         project, domain = self._scope(project, domain)
         return identifier_pb2.RunIdentifier(org=self.org, project=project, domain=domain, name=name)
-
-    def _root_action_id(self, run_id: Any) -> Any:
-        from flyteidl2.common import identifier_pb2
-
-        return identifier_pb2.ActionIdentifier(run=run_id, name="a0")
 
     async def _select_cluster(self, operation: str, project: str | None = None, domain: str | None = None) -> None:
         # The official SDK asks before every data-proxy call; an empty endpoint means "same endpoint",
@@ -347,15 +340,3 @@ class FlyteClient(TaskLookupMixin, RunDataMixin, WaitingMixin, ResourcesMixin):
         from ._launch import launch_or_attach
 
         return await launch_or_attach(self, task, dict(inputs or {}), key=key, attempt=attempt, prefix=prefix, **options)
-
-    def with_scope(self, *, project: str | None = None, domain: str | None = None) -> FlyteClient:
-        """A new client for the same endpoint and credentials with another default project/domain."""
-        other = object.__new__(FlyteClient)
-        other.__dict__.update(self.__dict__)
-        other.project, other.domain = self._scope(project, domain)
-        other.config = replace(self.config)
-        other._rpc = Rpc(other._make_channel, timeout=self._rpc_timeout)
-        other._channel_config = self._channel_config
-        other._loop_thread = LoopThread()
-        other._closed = False
-        return other

@@ -110,9 +110,6 @@ class Run(ToJSONMixin):
         """True once the run is in a terminal phase (as last seen)."""
         return self.phase.is_terminal
 
-    def _update(self, pb2: Any) -> None:
-        self.pb2 = pb2
-
     # -- remote work ----------------------------------------------------------------
     @syncify
     async def details(self) -> RunDetails:

@@ -251,8 +251,7 @@ class FlyteHook(BaseHook):
     def deadline_event(self, run: Run, exc: WaitTimeoutError) -> FlyteRunEvent:
         """The event after the core's wait passed its deadline, saying whether the run really was aborted."""
         # The core aborted the run at the deadline and says whether the abort was accepted.
-        aborted = exc.aborted if exc.aborted is not None else self.abort(run, reason="Airflow timeout passed")
-        return FlyteRunEvent.deadline(run, aborted=aborted, last_phase=exc.phase)
+        return FlyteRunEvent.deadline(run, aborted=bool(exc.aborted), last_phase=exc.phase)
 
     def abort(self, run: Run, *, reason: str = "Aborted by Airflow") -> bool:
         """Abort a run; True if the backend accepted it. Failures are logged, not raised (used on the way out).

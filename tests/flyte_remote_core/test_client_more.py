@@ -25,6 +25,8 @@ from flyte_remote_core import (
     _default,
 )
 
+from tests.flyte_remote_core._watching import watcher_of
+
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -319,11 +321,6 @@ def test_logs_without_follow_return_what_is_there(flyte_devserver) -> None:
 # -- 5. cancelled waits leave nothing behind -------------------------------------------
 
 
-def _watcher_of(client: FlyteClient):
-    from flyte_remote_core._watcher import shared_watcher
-
-    return shared_watcher(client.config.key(), client._make_channel)
-
 
 @pytest.mark.timeout(30)
 def test_wait_cancelled_by_wait_for_leaves_no_task_and_no_stream(flyte_devserver) -> None:
@@ -336,7 +333,7 @@ def test_wait_cancelled_by_wait_for_leaves_no_task_and_no_stream(flyte_devserver
         async def main() -> None:
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(run.wait.aio(quiet=True), 0.2)
-            watcher = _watcher_of(client)
+            watcher = watcher_of(client)
             await asyncio.sleep(0.05)
             assert watcher.open_streams == 0
             assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
@@ -363,7 +360,7 @@ def test_wait_cancelled_by_task_cancel_leaves_no_task_and_no_stream(flyte_devser
         async def main() -> None:
             tasks = [asyncio.create_task(r.wait.aio(quiet=True)) for r in runs]
             await asyncio.sleep(0.8)  # the shared stream is up and every waiter registered
-            watcher = _watcher_of(client)
+            watcher = watcher_of(client)
             assert watcher.open_streams == 1
             assert not any(t.done() for t in tasks)
             for t in tasks:
@@ -395,11 +392,11 @@ def test_one_cancelled_waiter_does_not_disturb_another(flyte_devserver) -> None:
         await asyncio.sleep(0.6)
         wa.cancel()
         await asyncio.gather(wa, return_exceptions=True)
-        assert _watcher_of(client).open_streams == 1  # b still waits on it
+        assert watcher_of(client).open_streams == 1  # b still waits on it
         admin.release(b.name)
         done = await asyncio.wait_for(wb, 15)
         await asyncio.sleep(0.05)
-        assert _watcher_of(client).open_streams == 0
+        assert watcher_of(client).open_streams == 0
         return done.phase
 
     try:

@@ -20,6 +20,8 @@ from flyte_remote_core import (
     WaitTimeoutError,
 )
 
+from tests.flyte_remote_core._watching import watcher_of
+
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -148,12 +150,10 @@ def test_wait_timeout_is_typed_and_leaves_no_stream(flyte_devserver) -> None:
         run = client.run("sample_tasks.add", {"x": 1, "y": 1})
 
         async def main() -> None:
-            from flyte_remote_core._watcher import shared_watcher
-
             with pytest.raises(WaitTimeoutError) as err:
                 await run.wait.aio(quiet=True, timeout=0.3)
             assert run.name in str(err.value)
-            watcher = shared_watcher(client.config.key(), client._make_channel)
+            watcher = watcher_of(client)
             await asyncio.sleep(0.05)
             assert watcher.open_streams == 0
             assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []

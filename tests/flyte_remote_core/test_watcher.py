@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 
@@ -87,6 +89,18 @@ def _wait_in_thread(run, *, timeout: float) -> tuple[threading.Thread, dict[str,
     return thread, result
 
 
+def _assert_wait_ended_by_the_restart(run, thread: threading.Thread, result: dict[str, object]) -> None:
+    """The wait returned (no error), and the restarted backend failed the run as a SYSTEM error."""
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert "error" not in result, result.get("error")
+    assert run.phase is Phase.FAILED
+    with pytest.raises(RunFailedError) as err:
+        run.outputs()
+    assert err.value.kind == "SYSTEM"
+    assert "restart" in err.value.message.lower()
+
+
 def test_server_restart_during_wait_is_survived(tmp_path) -> None:
     """Kill the server under a waiting client, start it again on the same port and data dir."""
     from flyte_remote_core.devserver import DevServer
@@ -105,14 +119,7 @@ def test_server_restart_during_wait_is_survived(tmp_path) -> None:
         second = DevServer(tasks=["tests.devserver.sample_tasks"], port=port, data_dir=tmp_path)
         second.start()
         try:
-            thread.join(timeout=60)
-            assert not thread.is_alive()
-            assert "error" not in result, result.get("error")
-            assert run.phase is Phase.FAILED
-            with pytest.raises(RunFailedError) as err:
-                run.outputs()
-            assert err.value.kind == "SYSTEM"
-            assert "restart" in err.value.message.lower()
+            _assert_wait_ended_by_the_restart(run, thread, result)
         finally:
             second.stop()
     finally:
@@ -145,10 +152,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_cli(port: int, data_dir) -> "subprocess.Popen[str]":
-    import subprocess
-    import sys
-
+def _start_cli(port: int, data_dir) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "flyte_remote_core.devserver", "--port", str(port), "--data-dir", str(data_dir),
          "--tasks", "tests.devserver.sample_tasks"],
@@ -176,13 +180,7 @@ def test_a_killed_server_does_not_hang_a_wait(tmp_path) -> None:
         first.wait(timeout=10)
         time.sleep(1.0)  # the client sees the connection die and keeps reconnecting
         second = _start_cli(port, tmp_path)
-        thread.join(timeout=60)
-        assert not thread.is_alive()
-        assert "error" not in result, result.get("error")
-        assert run.phase is Phase.FAILED
-        with pytest.raises(RunFailedError) as err:
-            run.outputs()
-        assert err.value.kind == "SYSTEM" and "restart" in err.value.message.lower()
+        _assert_wait_ended_by_the_restart(run, thread, result)
     finally:
         client.close()
         for proc in (first, second):
