@@ -49,7 +49,7 @@ from ._errors import (
 from ._launch import LaunchOutcome, check_run_name, deterministic_run_name, launch_or_attach
 from ._orchestrate import RunResult, abort_quietly, run_to_completion, wait_for_result
 from ._phases import TERMINAL, Phase
-from ._refs import DataFrameRef, DirRef, FileRef
+from .codec import DataFrameRef, DirRef, FileRef
 from ._run import Run, RunDetails
 from ._task import Task, TaskInput, TaskOutput
 

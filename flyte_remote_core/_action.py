@@ -26,7 +26,7 @@ class ActionInputs(UserDict, ToJSONMixin):  # type: ignore[type-arg]
         self.pb2 = pb2
 
     def to_dict(self) -> dict[str, Any]:
-        from ._literals import to_json_safe
+        from .codec import to_json_safe
 
         return {k: to_json_safe(v) for k, v in self.data.items()}
 
@@ -61,7 +61,7 @@ class ActionOutputs(tuple, ToJSONMixin):  # type: ignore[type-arg]
 
     def to_dict(self) -> dict[str, Any]:
         """``{output name: JSON-safe value}``, ready for XCom."""
-        from ._literals import to_json_safe
+        from .codec import to_json_safe
 
         return {name: to_json_safe(value) for name, value in zip(self.names, self)}
 

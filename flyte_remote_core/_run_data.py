@@ -39,8 +39,8 @@ class RunDataMixin:
     async def _action_data(self, action_id: Any, interface: Any | None) -> tuple[ActionInputs, ActionOutputs]:
         from flyteidl2.dataproxy import dataproxy_service_pb2
 
-        from ._literals import literals_to_python
-        from ._storage import read_uri
+        from .codec import literals_to_python
+        from .codec import read_uri
 
         await self._select_cluster("OPERATION_GET_ACTION_DATA", action_id.run.project, action_id.run.domain)
         response = await self._rpc.call("dataproxy", "GetActionData",
@@ -58,8 +58,8 @@ class RunDataMixin:
                 ActionOutputs(response.outputs, tuple(outputs.values()), tuple(outputs.keys())))
 
     def _typed_outputs(self, outputs: ActionOutputs, interface: Any | None, python_types: Mapping[str, Any]) -> ActionOutputs:
-        from ._literals import literals_to_python
-        from ._storage import read_uri
+        from .codec import literals_to_python
+        from .codec import read_uri
 
         unknown = set(python_types) - set(outputs.names)
         if unknown:

@@ -85,8 +85,8 @@ class Task(ToJSONMixin):
 
     @property
     def inputs(self) -> list[TaskInput]:
-        from ._literals import from_literal
-        from ._types import describe
+        from .codec import from_literal
+        from .codec import describe
 
         defaults = {p.name: p.parameter for p in self.spec.default_inputs}
         result = []
@@ -102,7 +102,7 @@ class Task(ToJSONMixin):
 
     @property
     def outputs(self) -> list[TaskOutput]:
-        from ._types import describe
+        from .codec import describe
 
         return [
             TaskOutput(e.key, describe(e.value.type), e.value.type, e.value.description)
@@ -111,7 +111,7 @@ class Task(ToJSONMixin):
 
     def to_inputs(self, values: Mapping[str, Any] | None) -> Any:
         """Check and convert Python values to wire inputs; raises InvalidInputError before anything is sent."""
-        from ._literals import inputs_to_literals
+        from .codec import inputs_to_literals
 
         return inputs_to_literals(dict(values or {}), self.interface, self.default_inputs, task=self.name)
 

@@ -145,7 +145,7 @@ def _version(func: Callable[..., Any], extra: bytes) -> str:
 
 def _check_hints(func: Callable[..., Any], where: str) -> dict[str, Any]:
     """Resolve hints and try each one alone, so an error names the offending parameter."""
-    from flyte_remote_core._types import literal_type_for, output_types_for
+    from flyte_remote_core.codec import literal_type_for, output_types_for
 
     try:
         hints = typing.get_type_hints(func, include_extras=True)
@@ -185,7 +185,7 @@ def _hint_str(hint: Any) -> str:
 
 def task_from_function(func: Callable[..., Any], *, module: str | None = None) -> LocalTask:
     """Build the :class:`LocalTask` for one function (see :func:`discover_tasks`)."""
-    from flyte_remote_core._types import typed_interface_for
+    from flyte_remote_core.codec import typed_interface_for
 
     if not inspect.isfunction(func):
         raise TaskDefinitionError(f"{func!r} is not a plain function")

@@ -70,7 +70,7 @@ class _Loaded:
     """A task function with its interface and hints, cached per (module, function)."""
 
     def __init__(self, func: Any) -> None:
-        from flyte_remote_core._types import input_types_for, output_types_for, typed_interface_for
+        from flyte_remote_core.codec import input_types_for, output_types_for, typed_interface_for
 
         self.func = func
         self.hints = input_types_for(func)
@@ -123,7 +123,7 @@ class Worker:
     def _decode_inputs(self, task: _Loaded, path: str) -> dict[str, Any]:
         from flyteidl2.task import common_pb2
 
-        from flyte_remote_core._literals import from_literal
+        from flyte_remote_core.codec import from_literal
 
         read_uri = _read_uri()
         msg = common_pb2.Inputs()
@@ -150,7 +150,7 @@ class Worker:
     def _encode_outputs(self, task: _Loaded, result: Any, path: str) -> None:
         from flyteidl2.task import common_pb2
 
-        from flyte_remote_core._literals import to_literal
+        from flyte_remote_core.codec import to_literal
 
         if len(task.outputs) == 0:
             values: list[Any] = []
@@ -214,7 +214,7 @@ def _mtime(mod: Any) -> float:
 
 def _read_uri() -> Any:
     try:
-        from flyte_remote_core._storage import read_uri
+        from flyte_remote_core.codec import read_uri
     except ImportError:  # codec storage not available: inline literals still work
         return None
     return read_uri

@@ -68,8 +68,8 @@ class Recorder:
 
 
 def write_inputs(path: Path, function: str, **values: Any) -> Path:
-    from flyte_remote_core._literals import to_literal
-    from flyte_remote_core._types import input_types_for
+    from flyte_remote_core.codec import to_literal
+    from flyte_remote_core.codec import input_types_for
 
     task = _task(function)
     hints = input_types_for(task.func)
@@ -84,8 +84,8 @@ def write_inputs(path: Path, function: str, **values: Any) -> Path:
 
 
 def read_outputs(job: Job, function: str) -> list[Any]:
-    from flyte_remote_core._literals import from_literal
-    from flyte_remote_core._types import output_types_for
+    from flyte_remote_core.codec import from_literal
+    from flyte_remote_core.codec import output_types_for
 
     task = _task(function)
     hints = output_types_for(task.func)
@@ -283,8 +283,8 @@ async def test_system_exit_does_not_kill_worker(executor: Executor, tmp_path: Pa
         job = Job("x1", "exiting", "leave", d / "in.pb", d / "out.pb", d / "log", None, 1)
         rec = await run(ex, job)
         assert (rec.final.phase, rec.final.error_code) == ("FAILED", "InvalidInput")  # 'code' missing
-        from flyte_remote_core._literals import to_literal
-        from flyte_remote_core._types import literal_type_for
+        from flyte_remote_core.codec import to_literal
+        from flyte_remote_core.codec import literal_type_for
 
         msg = common_pb2.Inputs()
         msg.literals.add(name="code", value=to_literal(4, literal_type_for(int)))

@@ -10,8 +10,8 @@ is ``model_dump(mode="json")`` (what the SDK's ``model_dump_json`` round trip gi
 This module holds both halves of that mapping, which know nothing of protobuf:
 :func:`struct_data` (object -> plain data), :func:`build` (plain data -> an instance of a
 hint, nested dataclasses included; also used by ``flyte_dagster``), and :func:`pack` /
-:func:`unpack` for the msgpack bytes. The encoder (:mod:`._codec_encode`) and decoder
-(:mod:`._codec_decode`) wrap them in literals; :mod:`._literals` re-exports
+:func:`unpack` for the msgpack bytes. The encoder (:mod:`._encode`) and decoder
+(:mod:`._decode`) wrap them in literals; :mod:`._literals` re-exports
 :func:`struct_data` and :func:`build`.
 """
 
@@ -29,8 +29,8 @@ from typing import Any
 
 import msgpack
 
-from ._codec_coerce import parse_datetime, parse_duration
-from ._codec_hints import (
+from ._coerce import parse_datetime, parse_duration
+from ._hints import (
     NoneType,
     field_hints,
     is_dataclass_instance,

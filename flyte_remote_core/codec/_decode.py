@@ -4,8 +4,8 @@ Decoding follows the SDK's readers: every ``datetime`` comes back timezone-aware
 INTEGER literal decodes into a ``float`` hint and a FLOAT literal into an ``int`` hint; a
 msgpack STRUCT (or a ``scalar.generic`` protobuf Struct, as the UI sends) is rebuilt into
 the dataclass or pydantic model the hint names, else returned as a plain ``dict``
-(:mod:`._codec_structs`); a union literal decodes its value with the member hint of the
-variant it names (:mod:`._codec_unions`), and a bare value where a union hint was declared
+(:mod:`._structs`); a union literal decodes its value with the member hint of the
+variant it names (:mod:`._unions`), and a bare value where a union hint was declared
 tries each member; blobs and data frames become :class:`FileRef`/:class:`DirRef`/
 :class:`DataFrameRef` (or their URI for a ``str`` hint). ``Literal.offloaded_metadata`` is
 resolved by reading the serialized Literal from its URI (``read_uri`` callback, else
@@ -23,9 +23,9 @@ from flyteidl2.core import literals_pb2, types_pb2
 from google.protobuf import json_format
 
 from . import _storage
-from ._codec_hints import NoneType, is_enum_type, is_union, strip_annotated
-from ._codec_structs import rebuild, unpack
-from ._codec_unions import hint_for_variant, is_simple
+from ._hints import NoneType, is_enum_type, is_union, strip_annotated
+from ._structs import rebuild, unpack
+from ._unions import hint_for_variant, is_simple
 from ._refs import DataFrameRef, DirRef, FileRef
 from ._types import MSGPACK, describe
 

@@ -3,11 +3,11 @@
 :func:`encode` walks the declared type: primitives go in ``scalar.primitive`` (a naive
 ``datetime`` is taken as UTC, protobuf's ``FromDatetime`` rule; ``timedelta`` is a
 ``Duration``), ``list[T]`` is ``collection``, ``dict[str, T]`` is ``map``, STRUCT is msgpack
-(:mod:`._codec_structs`), unions are ``scalar.union`` (variant choice in
-:mod:`._codec_unions`), files, directories and data frames are ``scalar.blob`` /
+(:mod:`._structs`), unions are ``scalar.union`` (variant choice in
+:mod:`._unions`), files, directories and data frames are ``scalar.blob`` /
 ``scalar.structured_dataset`` holding only a URI (a plain ``str`` URI is accepted too), and
 enums send the member's name. With ``coerce``, strings are read as the declared type
-(:mod:`._codec_coerce`) and JSON text as a list, dict or struct; ``bool`` is never taken as
+(:mod:`._coerce`) and JSON text as a list, dict or struct; ``bool`` is never taken as
 an int, an ``int`` is accepted for a float, and numbers as seconds for a timedelta.
 
 A value that does not fit raises :class:`Mismatch` naming the path (``xs[2]``,
@@ -28,10 +28,10 @@ from typing import Any
 from flyteidl2.core import literals_pb2, types_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from . import _codec_coerce as coerce_text
-from ._codec_hints import is_dataclass_instance, is_pydantic_instance, is_struct_model, strip_annotated
-from ._codec_structs import build, pack, short_error, struct_data
-from ._codec_unions import hint_for_variant, tagged_variant, variant_order
+from . import _coerce as coerce_text
+from ._hints import is_dataclass_instance, is_pydantic_instance, is_struct_model, strip_annotated
+from ._structs import build, pack, short_error, struct_data
+from ._unions import hint_for_variant, tagged_variant, variant_order
 from ._refs import DataFrameRef, DirRef, FileRef
 from ._types import MSGPACK, describe
 

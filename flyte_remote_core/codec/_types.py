@@ -26,10 +26,10 @@ so interfaces built here and by the SDK look the same to the backend and to each
 
 This module holds that mapping (hint -> ``LiteralType``, the union tags, the dataclass
 JSON schema) and its reverse (:func:`describe`, :func:`python_type_for`). Two neighbours
-hold the rest and are re-exported here, so every name imports from ``_types`` as before:
+hold the rest:
 
-* :mod:`._codec_hints`: predicates on hints (``is_union``, ``is_dataclass_type``, ...).
-* :mod:`._codec_interface`: functions -> interfaces. Outputs are named ``o0, o1, ...`` (a
+* :mod:`._hints`: predicates on hints (``is_union``, ``is_dataclass_type``, ...).
+* :mod:`._interface` (above this module): functions -> interfaces. Outputs are named ``o0, o1, ...`` (a
   tuple return gives several, ``None`` gives none); a ``NamedTuple`` return uses its field
   names, as the SDK's ``extract_return_annotation``. Task defaults are sent as
   ``NamedParameter`` only for inputs that have one, like the SDK's
@@ -48,7 +48,7 @@ from flyteidl2.core import types_pb2
 from google.protobuf import struct_pb2
 
 # The predicates not used here are re-exported: they were defined in this module before.
-from ._codec_hints import (
+from ._hints import (
     NoneType,
     field_hints,
     is_dataclass_instance,  # noqa: F401
@@ -61,7 +61,7 @@ from ._codec_hints import (
     is_union,
     strip_annotated,
 )
-from ._codec_interface import input_types_for, output_types_for, typed_interface_for
+
 from ._refs import DataFrameRef, DirRef, FileRef
 
 __all__ = [
@@ -70,11 +70,8 @@ __all__ = [
     "TAG_DATACLASS",
     "TAG_PYDANTIC",
     "describe",
-    "input_types_for",
     "literal_type_for",
-    "output_types_for",
     "python_type_for",
-    "typed_interface_for",
     "union_tag_for",
 ]
 

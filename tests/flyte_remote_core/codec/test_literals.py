@@ -16,9 +16,9 @@ from google.protobuf import struct_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flyte_remote_core import _storage
+from flyte_remote_core.codec import _storage
 from flyte_remote_core._errors import InvalidInputError, StorageError
-from flyte_remote_core._literals import (
+from flyte_remote_core.codec._literals import (
     InvalidInputsError,
     from_literal,
     inputs_to_literals,
@@ -26,8 +26,8 @@ from flyte_remote_core._literals import (
     to_json_safe,
     to_literal,
 )
-from flyte_remote_core._refs import DataFrameRef, DirRef, FileRef
-from flyte_remote_core._types import literal_type_for, typed_interface_for
+from flyte_remote_core.codec._refs import DataFrameRef, DirRef, FileRef
+from flyte_remote_core.codec import literal_type_for, typed_interface_for
 
 UTC = datetime.timezone.utc
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)

@@ -12,16 +12,14 @@ from flyteidl2.core import interface_pb2, types_pb2
 from flyteidl2.task import common_pb2
 from google.protobuf import json_format
 
-from flyte_remote_core._refs import DataFrameRef, DirRef, FileRef
-from flyte_remote_core._types import (
+from flyte_remote_core.codec._refs import DataFrameRef, DirRef, FileRef
+from flyte_remote_core.codec import input_types_for, output_types_for, typed_interface_for
+from flyte_remote_core.codec._types import (
     TAG_DATACLASS,
     TAG_PYDANTIC,
     describe,
-    input_types_for,
     literal_type_for,
-    output_types_for,
     python_type_for,
-    typed_interface_for,
     union_tag_for,
 )
 

@@ -36,11 +36,11 @@ task's ``NamedParameter`` list), as the SDK does, so the run records the exact i
 
 This module is the public codec surface; the work is done in modules split by concept:
 
-* :mod:`._codec_encode`: value -> Literal (:func:`to_literal` wraps it).
-* :mod:`._codec_decode`: Literal -> value (:func:`from_literal`, re-exported).
-* :mod:`._codec_structs`: STRUCT data (:func:`struct_data`, :func:`build`, re-exported).
-* :mod:`._codec_unions`: choosing and matching union variants.
-* :mod:`._codec_coerce`: reading typed values out of templated strings.
+* :mod:`._encode`: value -> Literal (:func:`to_literal` wraps it).
+* :mod:`._decode`: Literal -> value (:func:`from_literal`, re-exported).
+* :mod:`._structs`: STRUCT data (:func:`struct_data`, :func:`build`, re-exported).
+* :mod:`._unions`: choosing and matching union variants.
+* :mod:`._coerce`: reading typed values out of templated strings.
 
 Here remain the named-inputs/outputs helpers and :func:`to_json_safe`.
 """
@@ -57,11 +57,11 @@ from typing import Any
 from flyteidl2.core import interface_pb2, literals_pb2, types_pb2
 from flyteidl2.task import common_pb2
 
-from ._codec_decode import ReadUri, from_literal
-from ._codec_encode import Mismatch, encode
-from ._codec_hints import is_dataclass_instance, is_pydantic_instance, strip_annotated
-from ._codec_structs import TEXT_TYPES, build, struct_data, time_data
-from ._errors import InvalidInputError, InvalidInputsError
+from ._decode import ReadUri, from_literal
+from ._encode import Mismatch, encode
+from ._hints import is_dataclass_instance, is_pydantic_instance, strip_annotated
+from ._structs import TEXT_TYPES, build, struct_data, time_data
+from .._errors import InvalidInputError, InvalidInputsError
 from ._refs import DataFrameRef, DirRef, FileRef
 from ._types import describe
 

@@ -4,8 +4,8 @@ Orchestrator templates render strings, so where the declared type makes it unamb
 the codec takes a ``str`` for it: ``"3"`` as an int, ``true/false/1/0/yes/no`` as a bool,
 ISO-8601 as a datetime, seconds / ISO-8601 duration / ``[D day[s], ]HH:MM:SS`` (what
 ``str(timedelta)`` writes) as a timedelta, and ``""``/``"None"``/``"null"`` as ``None``.
-These text rules are kept apart from the encoder (:mod:`._codec_encode`), which decides
-*when* to apply them; the struct rebuilder (:mod:`._codec_structs`) uses the datetime and
+These text rules are kept apart from the encoder (:mod:`._encode`), which decides
+*when* to apply them; the struct rebuilder (:mod:`._structs`) uses the datetime and
 duration parsers for the ISO strings inside struct data too.
 
 ``int_text`` and ``bool_text`` return ``None`` for text that is not of their kind; the

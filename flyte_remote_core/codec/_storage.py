@@ -14,7 +14,7 @@ import os
 import tempfile
 from urllib.parse import unquote, urlparse
 
-from ._errors import StorageError
+from .._errors import StorageError
 
 __all__ = ["local_path", "read_uri", "read_uri_async", "write_uri", "write_uri_async"]
 

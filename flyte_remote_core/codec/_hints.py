@@ -1,7 +1,7 @@
 """Predicates on Python type hints, shared by every part of the codec.
 
 Both directions of the codec (hint -> ``LiteralType`` in :mod:`._types`, value <-> ``Literal``
-in :mod:`._literals` and its ``_codec_*`` helpers) ask the same questions of a hint: is it a
+in :mod:`._literals` and its sibling modules) ask the same questions of a hint: is it a
 union, a user dataclass, a pydantic model, an enum? The answers live here, in a module that
 imports nothing else of the codec, so that any codec module can use them without an import
 cycle. :mod:`._types` re-exports them for existing callers.

@@ -8,7 +8,7 @@ the literal names. Comparing variants ignores the decorations (schema, tag, anno
 that do not change what a value looks like, except that two tags or two struct titles
 that differ make different variants.
 
-The encoder (:mod:`._codec_encode`) and decoder (:mod:`._codec_decode`) share these
+The encoder (:mod:`._encode`) and decoder (:mod:`._decode`) share these
 helpers; the encoding loop itself stays with the encoder since it recurses into it.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from flyteidl2.core import types_pb2
 
-from ._codec_hints import is_dataclass_instance, is_pydantic_instance, is_union, strip_annotated
+from ._hints import is_dataclass_instance, is_pydantic_instance, is_union, strip_annotated
 from ._refs import DataFrameRef, DirRef, FileRef
 from ._types import literal_type_for, union_tag_for
 

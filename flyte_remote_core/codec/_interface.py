@@ -7,9 +7,8 @@ gives none) or take a ``NamedTuple``'s field names, as the SDK's
 ``extract_return_annotation``; defaults become ``NamedParameter`` entries only for inputs
 that have one, like the SDK's ``convert_upload_default_inputs``.
 
-:mod:`._types` re-exports :func:`input_types_for`, :func:`output_types_for` and
-:func:`typed_interface_for`; ``literal_type_for`` and ``to_literal`` are imported inside
-the functions that use them, since :mod:`._types` imports this module.
+It stands on top of the codec: it uses :func:`._types.literal_type_for` for hints and
+:func:`._literals.to_literal` for defaults, and nothing in the codec imports it.
 """
 
 from __future__ import annotations
@@ -22,7 +21,9 @@ from typing import Any
 from flyteidl2.core import interface_pb2
 from flyteidl2.task import common_pb2
 
-from ._codec_hints import NoneType, is_namedtuple_type, strip_annotated
+from ._hints import NoneType, is_namedtuple_type, strip_annotated
+from ._literals import to_literal
+from ._types import literal_type_for
 
 __all__ = ["input_types_for", "output_types_for", "typed_interface_for"]
 
@@ -71,7 +72,6 @@ def output_types_for(func: Any) -> dict[str, Any]:
 
 
 def _variables(types_by_name: dict[str, Any]) -> interface_pb2.VariableMap:
-    from ._types import literal_type_for  # _types imports this module
 
     return interface_pb2.VariableMap(
         variables=[
@@ -87,7 +87,6 @@ def typed_interface_for(func: Any) -> tuple[interface_pb2.TypedInterface, list[c
     Inputs keep signature order. Only inputs with a default get a ``NamedParameter``
     (carrying the default literal), as in the SDK.
     """
-    from ._literals import to_literal  # _literals imports _types, which imports this module
 
     fn = _unwrap(func)
     inputs = input_types_for(fn)
