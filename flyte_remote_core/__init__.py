@@ -17,6 +17,7 @@ Every I/O method blocks; its ``.aio`` twin is awaitable (``await run.wait.aio()`
 from __future__ import annotations
 
 from ._action import Action, ActionDetails, ActionInputs, ActionOutputs
+from ._auth import ApiKey, encode_api_key, parse_api_key
 from ._channel import create_channel
 from ._client import FlyteClient
 from ._default import init, upload_dir, upload_file
@@ -46,8 +47,8 @@ from ._errors import (
     WaitTimeoutError,
     redact,
 )
-from ._launch import LaunchOutcome, check_run_name, deterministic_run_name, launch_or_attach
-from ._orchestrate import RunResult, abort_quietly, run_to_completion, wait_for_result
+from ._names import check_run_name, deterministic_run_name
+from .orchestration import LaunchOutcome, RunResult, abort_quietly, launch_or_attach, run_to_completion, wait_for_result
 from ._phases import TERMINAL, Phase
 from .codec import DataFrameRef, DirRef, FileRef
 from ._run import Run, RunDetails
@@ -63,6 +64,7 @@ __all__ = [
     "ActionInputs",
     "ActionOutputs",
     "AlreadyExistsError",
+    "ApiKey",
     "AuthenticationError",
     "ConfigurationError",
     "DataFrameRef",
@@ -104,8 +106,10 @@ __all__ = [
     "check_run_name",
     "create_channel",
     "deterministic_run_name",
+    "encode_api_key",
     "init",
     "launch_or_attach",
+    "parse_api_key",
     "redact",
     "run_to_completion",
     "upload_dir",

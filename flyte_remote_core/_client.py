@@ -28,7 +28,7 @@ from ._run import Run
 from ._syncify import LoopThread, syncify
 from ._task import Task
 
-# The run label that marks which launch created a named run (see _create_run).
+# The run label that marks which launch created a named run (see create_run).
 LAUNCH_LABEL = "flyte-integrations-launch-id"
 
 
@@ -215,7 +215,7 @@ class FlyteClient(TaskLookupMixin, RunDataMixin, WaitingMixin, ResourcesMixin):
         ``name`` that already exists, raises :class:`RunAlreadyExistsError` carrying the
         existing run (whichever way the backend reports it).
         """
-        from ._launch import check_run_name
+        from ._names import check_run_name
 
         if name is not None:
             check_run_name(name)
@@ -231,13 +231,19 @@ class FlyteClient(TaskLookupMixin, RunDataMixin, WaitingMixin, ResourcesMixin):
                 pass
             else:
                 raise RunAlreadyExistsError(existing, entity=f"run {name}")
-        return await self._create_run(task, prepared, name=name, project=project or task.project,
+        return await self.create_run.aio(task, prepared, name=name, project=project or task.project,
                                       domain=domain or task.domain, **options)
 
-    async def _create_run(self, task: Task, inputs: Any, *, name: str | None, project: str, domain: str,
+    @syncify
+    async def create_run(self, task: Task, inputs: Any, *, name: str | None, project: str, domain: str,
                           labels: Mapping[str, str] | None = None, annotations: Mapping[str, str] | None = None,
                           envs: Mapping[str, str] | None = None, overwrite_cache: bool = False,
                           interruptible: bool | None = None, queue: str | None = None) -> Run:
+        """Launch already-converted inputs (``task.to_inputs(...)``), the SDK's UploadInputs + CreateRun.
+
+        Unlike :meth:`run` it makes no pre-check read: a named run that turns out to exist
+        raises :class:`RunAlreadyExistsError` carrying it.
+        """
         from flyteidl2.common import identifier_pb2
         from flyteidl2.core import literals_pb2
         from flyteidl2.dataproxy import dataproxy_service_pb2
@@ -322,14 +328,14 @@ class FlyteClient(TaskLookupMixin, RunDataMixin, WaitingMixin, ResourcesMixin):
     async def run_to_completion(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str = "",
                                 attempt: int = 1, **options: Any) -> Any:
         """Launch or attach, wait, and return a :class:`RunResult`; see :func:`flyte_remote_core.run_to_completion`."""
-        from ._orchestrate import run_to_completion
+        from .orchestration import run_to_completion
 
         return await run_to_completion(self, task, inputs, key=key, attempt=attempt, **options)
 
     @syncify
     async def wait_for_result(self, run: Run, **options: Any) -> Any:
         """Wait for a run and return a :class:`RunResult`; see :func:`flyte_remote_core.wait_for_result`."""
-        from ._orchestrate import wait_for_result
+        from .orchestration import wait_for_result
 
         return await wait_for_result(self, run, **options)
 
@@ -337,6 +343,6 @@ class FlyteClient(TaskLookupMixin, RunDataMixin, WaitingMixin, ResourcesMixin):
     async def launch_or_attach(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str = "",
                                attempt: int = 1, prefix: str = "r", **options: Any) -> Any:
         """Idempotent launch for orchestrators; see :func:`flyte_remote_core.launch_or_attach`."""
-        from ._launch import launch_or_attach
+        from .orchestration import launch_or_attach
 
         return await launch_or_attach(self, task, dict(inputs or {}), key=key, attempt=attempt, prefix=prefix, **options)

@@ -50,7 +50,7 @@ def _parse_api_key(api_key: str) -> Any:
     # The core has no public twin of parse_api_key; this is the one place the provider
     # reaches into it: an API key names its endpoint (so the host field may stay empty)
     # and carries a client secret that must be redacted like the key itself.
-    from flyte_remote_core._auth import parse_api_key
+    from flyte_remote_core import parse_api_key
 
     return parse_api_key(api_key)
 

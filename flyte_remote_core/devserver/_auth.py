@@ -34,7 +34,7 @@ from typing import Any
 from flyteidl2.auth.auth_service_connect import AuthMetadataServiceASGIApplication
 from flyteidl2.auth.identity_connect import IdentityServiceASGIApplication
 
-from .._auth import encode_api_key
+from flyte_remote_core import encode_api_key
 
 # DEVICE_GRANT, _DeviceRequest, _client_auth and _json are re-exported: importable from here as before the split.
 from ._auth_common import DEVICE_GRANT, PUBLIC_PATHS, InvalidClientError, _digest, _Grant  # noqa: F401

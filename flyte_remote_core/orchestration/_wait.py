@@ -18,12 +18,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._errors import WaitTimeoutError
+from .._errors import WaitTimeoutError
 
 if TYPE_CHECKING:
-    from ._client import FlyteClient
+    from .._client import FlyteClient
+    from .._run import Run
     from ._launch import LaunchOutcome
-    from ._run import Run
 
 log = logging.getLogger("flyte_remote_core.orchestrate")
 

@@ -1,4 +1,4 @@
-"""Run names, and the idempotent launch that both orchestrator integrations use.
+"""The idempotent launch that both orchestrator integrations use.
 
 Orchestrators retry: a worker dies mid-wait, a step is retried, a task is cleared. Each
 retry must not start a second remote run while the first is alive, and must not redo a
@@ -10,54 +10,19 @@ before anything new is launched.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ConfigurationError, InvalidRunNameError, NotFoundError, RunAlreadyExistsError
+from .._errors import ConfigurationError, NotFoundError, RunAlreadyExistsError
+from .._names import MAX_RUN_NAME, check_run_name, deterministic_run_name
 
 if TYPE_CHECKING:
-    from ._client import FlyteClient
-    from ._run import Run
+    from .._client import FlyteClient
+    from .._run import Run
 
-MAX_RUN_NAME = 30
-_RUN_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # How far back a new attempt looks for an earlier attempt's run.
 _LOOKBACK = 8
-
-
-def check_run_name(name: str) -> str:
-    """Return ``name`` if the backend would accept it, else raise InvalidRunNameError."""
-    if not isinstance(name, str):
-        raise InvalidRunNameError(repr(name), f"expected a string, got {type(name).__name__}")
-    if not name:
-        raise InvalidRunNameError(name, "it is empty")
-    if len(name) > MAX_RUN_NAME:
-        raise InvalidRunNameError(name, f"it has {len(name)} characters, more than {MAX_RUN_NAME}")
-    if not _RUN_NAME.match(name):
-        raise InvalidRunNameError(name, "it has characters or a shape outside [a-z]([-a-z0-9]*[a-z0-9])?")
-    return name
-
-
-def deterministic_run_name(key: str, attempt: int = 1, *, prefix: str = "r") -> str:
-    """A valid run name from a stable key and a launch attempt (1, 2, ...).
-
-    ``prefix`` (a short lower-case word such as ``"af"`` or ``"dg"``) makes names readable
-    in the console. The digest is 80 bits of SHA-256 in lower-case base32.
-    """
-    if attempt < 1:
-        raise ValueError(f"attempt must be >= 1, got {attempt}")
-    prefix = re.sub(r"[^a-z0-9-]", "", prefix.lower()) or "r"
-    if not prefix[0].isalpha():
-        prefix = "r" + prefix
-    digest = base64.b32encode(hashlib.sha256(key.encode()).digest()).decode().lower().rstrip("=")
-    suffix = f"-{attempt}"
-    room = MAX_RUN_NAME - len(suffix) - 1
-    prefix = prefix[: max(1, room - 16)]
-    name = f"{prefix}-{digest[: room - len(prefix)]}{suffix}"
-    return check_run_name(name)
 
 
 @dataclass(frozen=True)
@@ -143,7 +108,7 @@ async def launch_or_attach(
         while await _find_run(client, name_for(launch_attempt), project, domain):
             launch_attempt += 1
     try:
-        run = await client._create_run(task_obj, prepared, name=name_for(launch_attempt), project=project,
+        run = await client.create_run.aio(task_obj, prepared, name=name_for(launch_attempt), project=project,
                                        domain=domain, **run_options)
     except RunAlreadyExistsError as exc:  # raced with another launcher of the same attempt
         run = exc.run
