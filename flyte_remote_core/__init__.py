@@ -16,12 +16,8 @@ Every I/O method blocks; its ``.aio`` twin is awaitable (``await run.wait.aio()`
 
 from __future__ import annotations
 
-from ._action import Action, ActionDetails, ActionInputs, ActionOutputs
-from ._auth import ApiKey, encode_api_key, parse_api_key
-from ._channel import create_channel
 from ._client import FlyteClient
 from ._default import init, upload_dir, upload_file
-from ._entities import Project, Secret, Trigger, User
 from ._errors import (
     AlreadyExistsError,
     AuthenticationError,
@@ -31,6 +27,7 @@ from ._errors import (
     InvalidArgumentError,
     InvalidInputError,
     InvalidRunNameError,
+    InvalidRunOptionError,
     NotFoundError,
     PermissionDeniedError,
     RemoteDeadlineExceededError,
@@ -48,11 +45,25 @@ from ._errors import (
     redact,
 )
 from ._names import check_run_name, deterministic_run_name
-from .orchestration import LaunchOutcome, RunResult, abort_quietly, launch_or_attach, run_to_completion, wait_for_result
 from ._phases import TERMINAL, Phase
+from ._records import (
+    Action,
+    ActionDetails,
+    ActionInputs,
+    ActionOutputs,
+    Project,
+    Run,
+    RunDetails,
+    Secret,
+    Task,
+    TaskInput,
+    TaskOutput,
+    Trigger,
+    User,
+)
+from ._transport import ApiKey, create_channel, encode_api_key, parse_api_key, settings_from_env
 from .codec import DataFrameRef, DirRef, FileRef
-from ._run import Run, RunDetails
-from ._task import Task, TaskInput, TaskOutput
+from .orchestration import LaunchOutcome, RunResult, abort_quietly, launch_or_attach, run_to_completion, wait_for_result
 
 __version__ = "0.1.0"
 
@@ -76,6 +87,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidInputError",
     "InvalidRunNameError",
+    "InvalidRunOptionError",
     "LaunchOutcome",
     "NotFoundError",
     "PermissionDeniedError",
@@ -112,6 +124,7 @@ __all__ = [
     "parse_api_key",
     "redact",
     "run_to_completion",
+    "settings_from_env",
     "upload_dir",
     "upload_file",
     "wait_for_result",

@@ -50,6 +50,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidInputsError",
     "InvalidRunNameError",
+    "InvalidRunOptionError",
     "NotFoundError",
     "PermissionDeniedError",
     "RemoteDeadlineExceededError",
@@ -115,6 +116,16 @@ class InvalidRunNameError(FlyteInputError):
             "(lower-case letters, digits and '-', starting with a letter, not ending with '-') "
             "of at most 30 characters"
         )
+
+
+class InvalidRunOptionError(FlyteInputError):
+    """A run option (labels, envs, queue, ...) of the wrong type or shape, found before anything was sent."""
+
+    def __init__(self, option: str, *, expected: str, given: str) -> None:
+        self.option = option
+        self.expected = expected
+        self.given = given
+        super().__init__(f"run option {option!r}: expected {expected}, got {given}")
 
 
 class ConfigurationError(FlyteInputError):

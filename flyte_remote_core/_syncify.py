@@ -14,6 +14,8 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Generic, TypeVar, overload
 
+from ._default_client import resolve_client
+
 T = TypeVar("T")
 
 
@@ -43,6 +45,11 @@ class LoopThread:
                 ready.wait()
                 self._loop = loop
             return self._loop
+
+    @property
+    def current_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop if it was started (without starting it)."""
+        return self._loop
 
     def in_loop_thread(self) -> bool:
         return self._thread is not None and threading.current_thread() is self._thread
@@ -106,13 +113,10 @@ async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
-class _HasLoopThread:
-    _loop_thread: LoopThread
-
-
 def _owner_loop_thread(obj: Any) -> LoopThread:
-    client = getattr(obj, "_client", obj)
-    return client._loop_thread  # type: ignore[no-any-return]
+    # Clients and records alike hold their services, which own the loop thread of the client.
+    services = obj._services if obj._services is not None else resolve_client(None).services
+    return services.loop_thread  # type: ignore[no-any-return]
 
 
 class BoundSyncified(Generic[T]):
@@ -183,9 +187,7 @@ class ClientBound(Generic[T]):
         functools.update_wrapper(self, func)
 
     def __call__(self, *args: Any, **kwargs: Any) -> T:
-        from ._default import resolve_client
-
-        return resolve_client(kwargs.get("client"))._loop_thread.run(self._func(*args, **kwargs))
+        return _owner_loop_thread(resolve_client(kwargs.get("client"))).run(self._func(*args, **kwargs))
 
     def aio(self, *args: Any, **kwargs: Any) -> Awaitable[T]:
         return self._func(*args, **kwargs)

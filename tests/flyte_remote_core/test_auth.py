@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flyte_remote_core._auth import (
+from flyte_remote_core._transport._auth import (
     ApiKey,
     CachedTokenSource,
     ClientCredentialsToken,

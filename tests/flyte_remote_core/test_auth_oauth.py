@@ -12,7 +12,7 @@ import pytest
 from tests.flyte_remote_core._auth_server import AuthServer
 from flyteidl2.auth import identity_pb2, identity_pb2_grpc
 
-from flyte_remote_core._auth import (
+from flyte_remote_core._transport._auth import (
     ClientCredentialsToken,
     DeviceFlowToken,
     StaticToken,
@@ -228,7 +228,7 @@ async def test_device_flow_expires(server: AuthServer) -> None:
 
 
 def test_basic_auth_encodes_special_characters() -> None:
-    from flyte_remote_core._auth import basic_auth_header
+    from flyte_remote_core._transport._auth import basic_auth_header
     from flyte_remote_core.devserver._auth import _client_auth
 
     header = basic_auth_header("id:with", "p@ss word+/=")

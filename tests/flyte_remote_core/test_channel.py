@@ -13,8 +13,8 @@ from tests.flyte_remote_core._auth_server import AuthServer, make_certs
 from flyteidl2.auth import identity_pb2, identity_pb2_grpc
 from flyteidl2.workflow import run_service_pb2, run_service_pb2_grpc
 
-from flyte_remote_core._auth import ClientCredentialsToken, CommandToken, DeviceFlowToken, StaticToken
-from flyte_remote_core._channel import DEFAULT_GRPC_OPTIONS, channel_config, create_channel
+from flyte_remote_core._transport._auth import ClientCredentialsToken, CommandToken, DeviceFlowToken, StaticToken
+from flyte_remote_core._transport._channel import DEFAULT_GRPC_OPTIONS, channel_config, create_channel
 from flyte_remote_core._errors import ConfigurationError
 
 SECRET = "very-secret-client-secret-value"
@@ -88,7 +88,7 @@ def test_defaults_and_option_merge() -> None:
 
 
 def test_auth_kind_selection_and_no_secret_in_repr() -> None:
-    from flyte_remote_core._auth import encode_api_key
+    from flyte_remote_core import encode_api_key
 
     key = encode_api_key("dns:///flyte.example.com:443", "cid", SECRET, "org")
     cfg = channel_config(api_key=key)

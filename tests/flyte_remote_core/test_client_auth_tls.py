@@ -23,7 +23,7 @@ from flyte_remote_core import (
     Run,
     TLSError,
 )
-from flyte_remote_core._auth import parse_api_key
+from flyte_remote_core import parse_api_key
 from flyte_remote_core.devserver import DevServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -374,7 +374,7 @@ def test_tls_without_ca_wait_fails_instead_of_hanging(tls_server) -> None:
     bad = FlyteClient(server.endpoint)
     try:
         run = good.run("sample_tasks.sleepy", {"seconds": 0.2})
-        untrusted = Run(run.pb2, client=bad)
+        untrusted = Run(run.pb2, services=bad.services)
 
         async def main() -> None:
             await asyncio.wait_for(untrusted.wait.aio(quiet=True), 8)

@@ -22,10 +22,10 @@ from flyte_remote_core import (
     RunAbortedError,
     Task,
     WaitTimeoutError,
-    _default,
+    _default_client as _default,
 )
 
-from tests.flyte_remote_core._watching import watcher_of
+from tests.flyte_remote_core._watching import eventually, lingers_then_stops, watcher_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -135,7 +135,7 @@ def test_action_details_sync_and_wait(flyte_devserver) -> None:
     other = client.run("sample_tasks.add", {"x": 1, "y": 1})
     snapshot = type(other.pb2.action)()
     snapshot.CopyFrom(other.pb2.action)  # a copy, not the run's own message
-    stale = Action(snapshot, client=client)
+    stale = Action(snapshot, services=client.services)
     assert not stale.done()
     other.wait(quiet=True)
     assert not stale.done()  # nothing updated it behind our back
@@ -331,18 +331,15 @@ def test_wait_cancelled_by_wait_for_leaves_no_task_and_no_stream(flyte_devserver
         run = client.run("sample_tasks.add", {"x": 1, "y": 1})
 
         async def main() -> None:
+            watcher = watcher_of(client)
+            watcher.linger = 0.3
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(run.wait.aio(quiet=True), 0.2)
-            watcher = watcher_of(client)
-            await asyncio.sleep(0.05)
-            assert watcher.open_streams == 0
-            assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+            await lingers_then_stops(watcher)
             # Once more after the stream was up for a while (the first try may cancel mid-connect).
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(run.wait.aio(quiet=True), 1.0)
-            await asyncio.sleep(0.05)
-            assert watcher.open_streams == 0
-            assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+            await lingers_then_stops(watcher)
 
         asyncio.run(main())
     finally:
@@ -358,18 +355,19 @@ def test_wait_cancelled_by_task_cancel_leaves_no_task_and_no_stream(flyte_devser
         runs = [client.run("sample_tasks.add", {"x": i, "y": 1}) for i in range(3)]
 
         async def main() -> None:
-            tasks = [asyncio.create_task(r.wait.aio(quiet=True)) for r in runs]
-            await asyncio.sleep(0.8)  # the shared stream is up and every waiter registered
             watcher = watcher_of(client)
+            watcher.linger = 0.3
+            tasks = [asyncio.create_task(r.wait.aio(quiet=True)) for r in runs]
+            await eventually(lambda: sum(len(g) for s in watcher._streams.values() for g in s.waiters.values()) == 3
+                             and all(s.connected.is_set() for s in watcher._streams.values()),
+                             what="every waiter registered on a connected stream")
             assert watcher.open_streams == 1
             assert not any(t.done() for t in tasks)
             for t in tasks:
                 t.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
             assert all(isinstance(r, asyncio.CancelledError) for r in results), results
-            await asyncio.sleep(0.05)
-            assert watcher.open_streams == 0
-            assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+            await lingers_then_stops(watcher)
 
         asyncio.run(main())
     finally:
@@ -387,16 +385,18 @@ def test_one_cancelled_waiter_does_not_disturb_another(flyte_devserver) -> None:
     b = client.run("sample_tasks.add", {"x": 2, "y": 2})
 
     async def main() -> Phase:
+        watcher = watcher_of(client)
+        watcher.linger = 0.3
         wa = asyncio.create_task(a.wait.aio(quiet=True))
         wb = asyncio.create_task(b.wait.aio(quiet=True))
-        await asyncio.sleep(0.6)
+        await eventually(lambda: sum(len(g) for s in watcher._streams.values() for g in s.waiters.values()) == 2,
+                         what="both waiters registered")
         wa.cancel()
         await asyncio.gather(wa, return_exceptions=True)
-        assert watcher_of(client).open_streams == 1  # b still waits on it
+        assert watcher.open_streams == 1  # b still waits on it
         admin.release(b.name)
         done = await asyncio.wait_for(wb, 15)
-        await asyncio.sleep(0.05)
-        assert watcher_of(client).open_streams == 0
+        await lingers_then_stops(watcher)
         return done.phase
 
     try:

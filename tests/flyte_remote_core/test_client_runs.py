@@ -20,7 +20,7 @@ from flyte_remote_core import (
     WaitTimeoutError,
 )
 
-from tests.flyte_remote_core._watching import watcher_of
+from tests.flyte_remote_core._watching import lingers_then_stops, watcher_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -135,7 +135,7 @@ def test_abort_running_run(flyte_devserver) -> None:
 def test_abort_unknown_run_is_not_found(flyte_devserver) -> None:
     client = flyte_devserver.client
     run = client.run("sample_tasks.add", {"x": 1, "y": 1})
-    ghost = type(run)(run.pb2.__class__(), client=client)
+    ghost = type(run)(run.pb2.__class__(), services=client.services)
     ghost.pb2.CopyFrom(run.pb2)
     ghost.pb2.action.id.run.name = "nosuchrun"
     with pytest.raises(NotFoundError):
@@ -150,13 +150,12 @@ def test_wait_timeout_is_typed_and_leaves_no_stream(flyte_devserver) -> None:
         run = client.run("sample_tasks.add", {"x": 1, "y": 1})
 
         async def main() -> None:
+            watcher = watcher_of(client)
+            watcher.linger = 0.3
             with pytest.raises(WaitTimeoutError) as err:
                 await run.wait.aio(quiet=True, timeout=0.3)
             assert run.name in str(err.value)
-            watcher = watcher_of(client)
-            await asyncio.sleep(0.05)
-            assert watcher.open_streams == 0
-            assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+            await lingers_then_stops(watcher)
 
         asyncio.run(main())
     finally:

@@ -9,12 +9,12 @@ import flyte_remote_core
 EXPECTED_ALL = {
     "TERMINAL", "Action", "ActionDetails", "ActionInputs", "ActionOutputs", "AlreadyExistsError",
     "ApiKey", "AuthenticationError", "ConfigurationError", "DataFrameRef", "DirRef", "FileRef", "FlyteClient", "FlyteError",
-    "FlyteInputError", "InvalidArgumentError", "InvalidInputError", "InvalidRunNameError", "LaunchOutcome",
+    "FlyteInputError", "InvalidArgumentError", "InvalidInputError", "InvalidRunNameError", "InvalidRunOptionError", "LaunchOutcome",
     "NotFoundError", "PermissionDeniedError", "Phase", "Project", "RemoteDeadlineExceededError", "RemoteError",
     "Run", "RunResult", "RunAbortedError", "RunAlreadyExistsError", "RunDetails", "RunError", "RunFailedError",
     "RunTimedOutError", "Secret", "StorageError", "TLSError", "Task", "TaskInput", "TaskOutput", "Trigger", "UnavailableError",
     "UnimplementedError", "User", "WaitTimeoutError", "abort_quietly", "check_run_name", "create_channel",
-    "deterministic_run_name", "encode_api_key", "init", "launch_or_attach", "parse_api_key", "redact", "run_to_completion", "upload_dir", "upload_file",
+    "deterministic_run_name", "encode_api_key", "init", "launch_or_attach", "parse_api_key", "redact", "run_to_completion", "settings_from_env", "upload_dir", "upload_file",
     "wait_for_result",
 }
 

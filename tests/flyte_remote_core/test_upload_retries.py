@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from flyte_remote_core import StorageError
-from flyte_remote_core._upload import put_signed
+from flyte_remote_core._services._upload import put_signed
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -6,7 +6,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from .._errors import ConfigurationError
+from ..._errors import ConfigurationError
 
 __all__ = ["ApiKey", "encode_api_key", "parse_api_key"]
 

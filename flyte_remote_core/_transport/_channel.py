@@ -33,7 +33,7 @@ from ._auth import (
     parse_api_key,
 )
 from ._endpoint import Endpoint, parse_endpoint
-from ._errors import ConfigurationError
+from .._errors import ConfigurationError
 
 __all__ = ["DEFAULT_GRPC_OPTIONS", "ChannelConfig", "channel_config", "create_channel", "fetch_server_trust"]
 

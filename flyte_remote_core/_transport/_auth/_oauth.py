@@ -19,7 +19,7 @@ from urllib.parse import quote_plus
 import grpc
 from flyteidl2.auth import auth_service_pb2, auth_service_pb2_grpc
 
-from .._errors import AuthenticationError, ConfigurationError, UnavailableError, redact, translate_rpc_error
+from ..._errors import AuthenticationError, ConfigurationError, UnavailableError, redact, translate_rpc_error
 
 if TYPE_CHECKING:
     import httpx

@@ -1,36 +1,26 @@
-"""Small remote records: Project, Secret, Trigger, User, and the JSON mixin they all share."""
+"""Small remote records: Project, Secret, Trigger, User."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from google.protobuf.json_format import MessageToDict
+from flyteidl2.secret import definition_pb2
+from flyteidl2.trigger import trigger_definition_pb2
 
-from ._syncify import syncify
+from .._syncify import syncify
+from ._bound import BoundRecord
+from ._json import ToJSONMixin
 
 if TYPE_CHECKING:
-    from ._client import FlyteClient
+    from .._services import Services
 
 
-class ToJSONMixin:
-    """``to_dict()`` and ``to_json()`` from the wrapped protobuf message."""
-
-    pb2: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        return MessageToDict(self.pb2, preserving_proto_field_name=True)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), default=str)
-
-
-class Project(ToJSONMixin):
+class Project(ToJSONMixin, BoundRecord):
     """A project on the backend, with the domains it offers."""
 
-    def __init__(self, pb2: Any, *, client: FlyteClient | None = None) -> None:
+    def __init__(self, pb2: Any, *, services: Services | None = None) -> None:
         self.pb2 = pb2
-        self._client = client
+        self._services = services
 
     @property
     def name(self) -> str:
@@ -44,12 +34,12 @@ class Project(ToJSONMixin):
         return f"Project(name={self.name!r}, domains={self.domains!r})"
 
 
-class Secret(ToJSONMixin):
+class Secret(ToJSONMixin, BoundRecord):
     """A secret's name and type. Values are never read back from the backend."""
 
-    def __init__(self, pb2: Any, *, client: FlyteClient | None = None) -> None:
+    def __init__(self, pb2: Any, *, services: Services | None = None) -> None:
         self.pb2 = pb2
-        self._client = client
+        self._services = services
 
     @property
     def name(self) -> str:
@@ -57,8 +47,6 @@ class Secret(ToJSONMixin):
 
     @property
     def type(self) -> str:
-        from flyteidl2.secret import definition_pb2
-
         raw = self.pb2.secret_metadata.type if self.pb2.HasField("secret_metadata") else 0
         return definition_pb2.SecretType.Name(raw).removeprefix("SECRET_TYPE_").lower()
 
@@ -71,13 +59,24 @@ class Secret(ToJSONMixin):
         return f"Secret(name={self.name!r}, type={self.type!r})"
 
 
-class Trigger(ToJSONMixin):
+class Trigger(ToJSONMixin, BoundRecord):
     """A schedule (or other automation) that launches runs of a task."""
 
-    def __init__(self, pb2: Any, details: Any | None = None, *, client: FlyteClient | None = None) -> None:
+    def __init__(self, pb2: Any, details: Any | None = None, *, services: Services | None = None) -> None:
         self.pb2 = pb2
         self.details = details
-        self._client = client
+        self._services = services
+
+    @classmethod
+    def from_details(cls, details: Any, services: Services) -> Trigger:
+        pb = trigger_definition_pb2.Trigger(id=details.id, active=details.spec.active,
+                                            automation_spec=details.automation_spec)
+        return cls(pb, details, services=services)
+
+
+    def _name(self) -> Any:
+        return self._require().triggers.trigger_name(self.name, self.task_name, self.pb2.id.name.project,
+                                                     self.pb2.id.name.domain)
 
     @property
     def id(self) -> Any:
@@ -102,10 +101,7 @@ class Trigger(ToJSONMixin):
     @syncify
     async def get_details(self) -> Any:
         """Get detailed information about this trigger (``TriggerDetails``)."""
-        assert self._client is not None, "this Trigger has no client"
-        trigger = await self._client.get_trigger.aio(self.name, task_name=self.task_name,
-                                                     project=self.pb2.id.name.project, domain=self.pb2.id.name.domain)
-        self.details = trigger.details
+        self.details = (await self._require().triggers.details(self._name())).trigger
         return self.details
 
     @syncify
@@ -119,9 +115,7 @@ class Trigger(ToJSONMixin):
         await self._set_active(False)
 
     async def _set_active(self, active: bool) -> None:
-        assert self._client is not None, "this Trigger has no client"
-        await self._client.set_trigger_active.aio(self.name, active, task_name=self.task_name,
-                                                  project=self.pb2.id.name.project, domain=self.pb2.id.name.domain)
+        await self._require().triggers.set_active(self._name(), active)
         self.pb2.active = active
 
     def __repr__(self) -> str:

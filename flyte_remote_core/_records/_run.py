@@ -5,22 +5,27 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._action import Action, ActionDetails, ActionInputs, ActionOutputs, WaitFor
-from ._entities import ToJSONMixin
-from ._phases import Phase
-from ._syncify import syncify, syncify_classmethod, syncify_gen
+from flyteidl2.workflow import run_definition_pb2
+
+from .._default_client import resolve_client
+from .._phases import Phase
+from .._syncify import syncify, syncify_classmethod, syncify_gen
+from ._action import Action, ActionDetails, ActionInputs, ActionOutputs
+from ._bound import BoundRecord
+from ._json import ToJSONMixin
+from ._waiting import WaitFor, tail_logs, wait_action
 
 if TYPE_CHECKING:
-    from ._client import FlyteClient
+    from .._services import Services
 
 
-class RunDetails(ToJSONMixin):
+class RunDetails(ToJSONMixin, BoundRecord):
     """A run's spec and the full details of its root action (``run_definition_pb2.RunDetails``)."""
 
-    def __init__(self, pb2: Any, *, client: FlyteClient | None = None) -> None:
+    def __init__(self, pb2: Any, *, services: Services | None = None) -> None:
         self.pb2 = pb2
-        self._client = client
-        self.action_details = ActionDetails(pb2.action, client=client)
+        self._services = services
+        self.action_details = ActionDetails(pb2.action, services=services)
 
     @property
     def action_id(self) -> Any:
@@ -53,13 +58,24 @@ class RunDetails(ToJSONMixin):
         return f"RunDetails(name={self.name!r}, phase={self.phase.value})"
 
 
-class Run(ToJSONMixin):
+class Run(ToJSONMixin, BoundRecord):
     """A run of a task (``run_definition_pb2.Run``). Its root action is ``a0``."""
 
-    def __init__(self, pb2: Any, _details: RunDetails | None = None, *, client: FlyteClient | None = None) -> None:
+    def __init__(self, pb2: Any, _details: RunDetails | None = None, *, services: Services | None = None) -> None:
         self.pb2 = pb2
         self._details = _details
-        self._client = client
+        self._services = services
+
+    @classmethod
+    def from_details(cls, details: RunDetails) -> Run:
+        """A Run whose root action is the one these details describe."""
+        pb = run_definition_pb2.Run()
+        action = details.pb2.action
+        pb.action.id.CopyFrom(action.id)
+        pb.action.metadata.CopyFrom(action.metadata)
+        pb.action.status.CopyFrom(action.status)
+        return cls(pb, details, services=details._services)
+
 
     # -- identity and state -------------------------------------------------------
     @property
@@ -99,12 +115,11 @@ class Run(ToJSONMixin):
     @property
     def url(self) -> str:
         """The console URL of the run."""
-        assert self._client is not None, "this Run has no client"
-        return self._client.run_url(self.name, project=self.project, domain=self.domain)
+        return self._require().run_url(self.name, project=self.project, domain=self.domain)
 
     @property
     def action(self) -> Action:
-        return Action(self.pb2.action, client=self._client)
+        return Action(self.pb2.action, services=self._services)
 
     def done(self) -> bool:
         """True once the run is in a terminal phase (as last seen)."""
@@ -113,8 +128,8 @@ class Run(ToJSONMixin):
     # -- remote work ----------------------------------------------------------------
     @syncify
     async def details(self) -> RunDetails:
-        assert self._client is not None
-        self._details = await self._client._run_details(self.run_id)
+        services = self._require()
+        self._details = RunDetails(await services.runs.details(self.run_id), services=services)
         self.pb2.action.status.CopyFrom(self._details.pb2.action.status)
         return self._details
 
@@ -139,10 +154,7 @@ class Run(ToJSONMixin):
         Raises :class:`WaitTimeoutError` after ``timeout`` seconds; the run itself goes on.
         Uses the client's shared watcher, so thousands of waits share a few streams.
         """
-        assert self._client is not None
-        status = await self._client._wait_action(
-            self.pb2.action.id, quiet=quiet, wait_for=wait_for, timeout=timeout
-        )
+        status = await wait_action(self._require(), self.pb2.action.id, quiet=quiet, wait_for=wait_for, timeout=timeout)
         self._details = None
         self.pb2.action.status.CopyFrom(status)
         return self
@@ -164,29 +176,25 @@ class Run(ToJSONMixin):
     @syncify
     async def abort(self, reason: str = "User requested abort") -> None:
         """Abort the run. Aborting a finished run is harmless; an unknown run raises NotFoundError."""
-        assert self._client is not None
-        await self._client._abort_run(self.run_id, reason)
+        await self._require().runs.abort(self.run_id, reason)
 
     @syncify_gen
     async def logs(self, attempt: int | None = None, *, follow: bool = True) -> AsyncIterator[str]:
         """Lines of the root action's log (following it live until it ends when ``follow``)."""
-        assert self._client is not None
-        async for line in self._client._tail_logs(self.pb2.action.id, attempt=attempt, follow=follow):
+        async for line in tail_logs(self._require(), self.pb2.action.id, attempt=attempt, follow=follow):
             yield line
 
     # -- class-level seed API -------------------------------------------------------
     @syncify_classmethod
     async def get(cls, name: str, project: str | None = None, domain: str | None = None, *,
-                  client: FlyteClient | None = None) -> Run:
-        from ._default import resolve_client
-
-        return await resolve_client(client).get_run.aio(name, project=project, domain=domain)
+                  client: Any = None) -> Run:
+        """A run by name, through ``client`` or the default client set by ``init()``."""
+        return await resolve_client(client).get_run.aio(name, project=project, domain=domain)  # type: ignore[no-any-return]
 
     @syncify_classmethod
-    async def listall(cls, *, client: FlyteClient | None = None, **filters: Any) -> list[Run]:
-        from ._default import resolve_client
-
-        return await resolve_client(client).list_runs.aio(**filters)
+    async def listall(cls, *, client: Any = None, **filters: Any) -> list[Run]:
+        """Runs of the client's project and domain (filters: ``project``, ``domain``, ``task_name``, ``limit``)."""
+        return await resolve_client(client).list_runs.aio(**filters)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"Run(name={self.name!r}, phase={self.phase.value}, project={self.project!r}, domain={self.domain!r})"

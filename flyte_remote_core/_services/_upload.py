@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._errors import ConfigurationError, StorageError, redact
+from flyteidl2.dataproxy import dataproxy_service_pb2
+
+from .._errors import ConfigurationError, StorageError, redact
 
 if TYPE_CHECKING:
-    from ._client import FlyteClient
+    from ._protocol import Services
 
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 _ATTEMPTS = 5
@@ -46,15 +48,6 @@ def _retry_after(response: httpx.Response, attempt: int) -> float:
     return random.uniform(0, min(5.0, 0.2 * 2**attempt))
 
 
-def http_verify(client: FlyteClient, verify: bool) -> bool | ssl.SSLContext:
-    """The TLS verification for HTTP calls, from the same settings as the client's channel."""
-    if not verify or client.config.insecure_skip_verify:
-        return False
-    if client.config.ca_cert_file_path:
-        return ssl.create_default_context(cafile=client.config.ca_cert_file_path)
-    return True
-
-
 async def put_signed(url: str, path: Path, md5: bytes, headers: dict[str, str], *, verify: bool | ssl.SSLContext) -> None:
     """PUT a file to a signed URL, retrying 408/429/5xx and honouring Retry-After."""
     data = path.read_bytes()
@@ -80,31 +73,28 @@ async def put_signed(url: str, path: Path, md5: bytes, headers: dict[str, str], 
             )
 
 
-async def upload_file(client: FlyteClient, fp: Path | str, *, verify: bool = True, filename_root: str | None = None,
+async def upload_file(services: Services, fp: Path | str, *, verify: bool = True, filename_root: str | None = None,
                       filename: str | None = None) -> tuple[str, str]:
     """Upload one file; returns ``(md5 hex digest, remote URI)``."""
-    from flyteidl2.dataproxy import dataproxy_service_pb2
-
     path = Path(fp)
     if not path.is_file():
         raise ConfigurationError(f"upload_file: {str(path)!r} is not a file")
     md5 = await asyncio.to_thread(_md5, path)
-    await client._select_cluster("OPERATION_CREATE_UPLOAD_LOCATION")
     request = dataproxy_service_pb2.CreateUploadLocationRequest(
-        project=client.project,
-        domain=client.domain,
-        org=client.org or "",
+        project=services.scope.project,
+        domain=services.scope.domain,
+        org=services.scope.org,
         filename=filename or path.name,
         filename_root=filename_root or "",
         content_md5=md5,
         content_length=path.stat().st_size,
     )
-    location = await client._rpc.call("dataproxy", "CreateUploadLocation", request, entity=f"upload of {path.name}")
-    await put_signed(location.signed_url, path, md5, dict(location.headers), verify=http_verify(client, verify))
+    location = await services.data.create_upload_location(request, entity=f"upload of {path.name}")
+    await put_signed(location.signed_url, path, md5, dict(location.headers), verify=services.http_verify(verify))
     return md5.hex(), location.native_url
 
 
-async def upload_dir(client: FlyteClient, dir_path: Path | str, *, verify: bool = True) -> str:
+async def upload_dir(services: Services, dir_path: Path | str, *, verify: bool = True) -> str:
     """Upload a directory tree, keeping sub-folder paths; returns the remote directory URI."""
     root = Path(dir_path)
     if not root.is_dir():
@@ -121,7 +111,7 @@ async def upload_dir(client: FlyteClient, dir_path: Path | str, *, verify: bool 
     async def one(p: Path) -> str:
         async with sem:
             rel = p.relative_to(root).as_posix()
-            _, uri = await upload_file(client, p, verify=verify, filename_root=filename_root, filename=rel)
+            _, uri = await upload_file(services, p, verify=verify, filename_root=filename_root, filename=rel)
             return uri.removesuffix(rel)
 
     prefixes = await asyncio.gather(*(one(p) for p in files))

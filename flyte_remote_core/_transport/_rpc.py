@@ -2,8 +2,10 @@
 
 It owns three things, so no other module has to:
 
-* channels: one ``grpc.aio`` channel per event loop (grpc.aio channels are bound to the
-  loop that made them; Airflow's ``dag.test()`` runs each trigger under a fresh loop);
+* channels: one ``grpc.aio`` channel per configuration and event loop, shared by every Rpc
+  of the process with that configuration and closed by its last holder (grpc.aio channels
+  are bound to the loop that made them; Airflow's ``dag.test()`` runs each trigger under a
+  fresh loop);
 * retries: off unless the method is safe to repeat (reads, idempotent writes), and then
   only for transient codes, with jittered exponential backoff;
 * error conversion: every ``grpc.RpcError`` becomes a :class:`~._errors.RemoteError`
@@ -22,7 +24,7 @@ from typing import Any
 
 import grpc
 
-from ._errors import RemoteError, translate_rpc_error
+from .._errors import RemoteError, translate_rpc_error
 
 log = logging.getLogger("flyte_remote_core")
 
@@ -60,46 +62,83 @@ class RetryPolicy:
 ChannelFactory = Callable[[], Awaitable[grpc.aio.Channel]]
 
 
-class _LoopChannel:
+class _SharedChannel:
+    """One channel for one (configuration, event loop), with the stubs made on it and its holders."""
+
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self.channel = channel
         self.stubs: dict[str, Any] = {}
+        self.holders = 0
+
+
+# Process-wide: every Rpc with the same configuration key shares one channel per event loop
+# (clients of one endpoint, the shared watcher, an Airflow triggerer's many triggers). A channel
+# closes when its last holder releases it, so closing one client never cuts another's calls.
+_POOL: dict[tuple[str, asyncio.AbstractEventLoop], _SharedChannel] = {}
+_POOL_LOCKS: dict[tuple[str, asyncio.AbstractEventLoop], asyncio.Lock] = {}
+
+
+def _forget_closed_loops() -> None:
+    for key in [k for k in _POOL if k[1].is_closed()]:
+        _POOL.pop(key, None)
+    for key in [k for k in _POOL_LOCKS if k[1].is_closed()]:
+        _POOL_LOCKS.pop(key, None)
+
+
+def open_channels(key: str) -> int:
+    """How many channels with this configuration key are open in the process (for tests and benchmarks)."""
+    return sum(1 for (k, loop) in _POOL if k == key and not loop.is_closed())
 
 
 class Rpc:
-    """Channels per event loop, retries and error translation."""
+    """The choke point: a held share of the pooled channel per event loop, retries and error translation.
+
+    ``key`` identifies the channel configuration (credentials included; never logged). Each
+    Rpc holds the pooled channel of a loop from its first call there until :meth:`close`
+    (on that loop) or :meth:`release_all`.
+    """
 
     def __init__(
         self,
         channel_factory: ChannelFactory,
         *,
+        key: str | None = None,
         timeout: float | None = 60.0,
         retry: RetryPolicy | None = None,
     ) -> None:
         self._channel_factory = channel_factory
+        self._key = key if key is not None else f"rpc-{id(self)}"
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
-        self._channels: dict[asyncio.AbstractEventLoop, _LoopChannel] = {}
-        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._held: dict[asyncio.AbstractEventLoop, _SharedChannel] = {}
 
-    async def _loop_channel(self) -> _LoopChannel:
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def channel_factory(self) -> ChannelFactory:
+        return self._channel_factory
+
+    async def _loop_channel(self) -> _SharedChannel:
         loop = asyncio.get_running_loop()
-        entry = self._channels.get(loop)
+        entry = self._held.get(loop)
         if entry is not None:
             return entry
-        self._forget_closed_loops()
-        lock = self._locks.setdefault(loop, asyncio.Lock())
-        async with lock:
-            entry = self._channels.get(loop)
+        for gone in [lp for lp in self._held if lp.is_closed()]:
+            del self._held[gone]
+        _forget_closed_loops()
+        pool_key = (self._key, loop)
+        async with _POOL_LOCKS.setdefault(pool_key, asyncio.Lock()):
+            entry = self._held.get(loop)
+            if entry is not None:
+                return entry
+            entry = _POOL.get(pool_key)
             if entry is None:
-                entry = _LoopChannel(await self._channel_factory())
-                self._channels[loop] = entry
+                entry = _POOL[pool_key] = _SharedChannel(await self._channel_factory())
+            entry.holders += 1
+            self._held[loop] = entry
         return entry
-
-    def _forget_closed_loops(self) -> None:
-        for loop in [lp for lp in self._channels if lp.is_closed()]:
-            self._channels.pop(loop, None)
-            self._locks.pop(loop, None)
 
     async def channel(self) -> grpc.aio.Channel:
         return (await self._loop_channel()).channel
@@ -159,21 +198,32 @@ class Rpc:
                 cancel()
 
     async def close(self) -> None:
-        """Close the channel of the running loop (others close with their loops)."""
+        """Release this Rpc's share of the running loop's channel; the last holder closes it."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # pragma: no cover
             return
-        entry = self._channels.pop(loop, None)
-        self._locks.pop(loop, None)
-        if entry is not None:
+        entry = self._held.pop(loop, None)
+        if entry is not None and _release((self._key, loop), entry):
             await entry.channel.close()
 
-    def drop_all(self) -> list[tuple[asyncio.AbstractEventLoop, grpc.aio.Channel]]:
-        entries = [(loop, e.channel) for loop, e in self._channels.items()]
-        self._channels.clear()
-        self._locks.clear()
-        return entries
+    def release_all(self) -> list[tuple[asyncio.AbstractEventLoop, grpc.aio.Channel]]:
+        """Release every share (from any thread); returns the channels whose last holder this was, to close."""
+        to_close = []
+        for loop, entry in list(self._held.items()):
+            if _release((self._key, loop), entry):
+                to_close.append((loop, entry.channel))
+        self._held.clear()
+        return to_close
+
+
+def _release(pool_key: tuple[str, asyncio.AbstractEventLoop], entry: _SharedChannel) -> bool:
+    entry.holders -= 1
+    if entry.holders > 0:
+        return False
+    if _POOL.get(pool_key) is entry:
+        del _POOL[pool_key]
+    return True
 
 
 async def collect_pages(

@@ -12,8 +12,10 @@ Correctness rules:
 * after every reconnect all waiters are re-read (a terminal transition during the gap is
   never missed); reconnects back off with jitter;
 * a slow periodic re-read guards against a backend that goes quiet without closing;
-* when the last waiter of a stream leaves (done, cancelled or timed out), the stream and
-  its task stop: nothing keeps running behind a cancelled wait;
+* when the last waiter of a stream leaves (done, cancelled or timed out), the stream stays
+  open for a short linger (so sequential waits do not reconnect each time), then it and its
+  task stop, and the watcher releases its share of the pooled channel: nothing keeps
+  running long behind a cancelled wait;
 * a backend without ``WatchRuns`` falls back to one ``WatchActionDetails`` stream per run,
   bounded by a semaphore well under the stream cap.
 """
@@ -26,9 +28,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import RemoteError, UnimplementedError
-from ._phases import Phase
-from ._rpc import Rpc, RetryPolicy
+from .._errors import RemoteError, UnimplementedError
+from .._phases import Phase
+from .._transport import RetryPolicy, Rpc
+from ._runs import RunService
+from ._scope import Scope
 
 log = logging.getLogger("flyte_remote_core.watcher")
 
@@ -38,6 +42,8 @@ _RECONNECT = RetryPolicy(attempts=1_000_000, initial_backoff=0.05, max_backoff=5
 _CONNECT_GRACE_S = 0.5
 _RESYNC_CONCURRENCY = 32
 _FALLBACK_STREAMS = 80
+# How long a WatchRuns stream outlives its last waiter.
+DEFAULT_LINGER_S = 30.0
 
 
 class _Waiter:
@@ -78,9 +84,13 @@ class _ProjectStream:
         self.connected = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.connects = 0
+        self._linger: asyncio.TimerHandle | None = None
 
     def add(self, waiter: _Waiter) -> None:
         self.waiters.setdefault(waiter.action_id.run.name, set()).add(waiter)
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
         if self.task is None or self.task.done():
             self.connected.clear()
             self.task = asyncio.get_running_loop().create_task(self._run(), name=f"flyte-watch-{self.project}")
@@ -92,7 +102,16 @@ class _ProjectStream:
             group.discard(waiter)
             if not group:
                 del self.waiters[name]
-        if not self.waiters and self.task is not None:
+        if not self.waiters and self.task is not None and self._linger is None:
+            if self.watcher.linger > 0:
+                self._linger = asyncio.get_running_loop().call_later(self.watcher.linger, self.stop)
+            else:
+                self.stop()
+
+    def stop(self) -> None:
+        """End the stream now (its linger ran out, or the watcher closes)."""
+        self._linger = None
+        if self.task is not None and not self.waiters:
             self.task.cancel()
             self.watcher._stopping.add(self.task)
             self.task.add_done_callback(self.watcher._stopping.discard)
@@ -103,21 +122,14 @@ class _ProjectStream:
             waiter.offer(phase, status)
 
     async def _run(self) -> None:
-        from flyteidl2.common import identifier_pb2
-        from flyteidl2.workflow import run_service_pb2
-
-        request = run_service_pb2.WatchRunsRequest(
-            org=self.org,
-            project_id=identifier_pb2.ProjectIdentifier(organization=self.org, domain=self.domain, name=self.project),
-        )
         failures = 0
         resync_task: asyncio.Task[None] | None = None
         try:
-            while self.waiters:
+            while self.waiters or self._linger is not None:
                 self.connected.clear()
                 resync_task = asyncio.get_running_loop().create_task(self._resync_when_connected())
                 try:
-                    async for message in self.watcher.rpc.stream("run", "WatchRuns", request, entity=f"project {self.project}"):
+                    async for message in self.watcher.runs.watch_runs(self.org, self.project, self.domain):
                         self.connected.set()
                         failures = 0
                         for run in message.runs:
@@ -172,9 +184,11 @@ class _FallBack(Exception):
 class SharedWatcher:
     """Waits for runs over shared streams; one per (client configuration, event loop)."""
 
-    def __init__(self, rpc: Rpc, *, resync_interval: float = 60.0) -> None:
+    def __init__(self, rpc: Rpc, *, resync_interval: float = 60.0, linger: float = DEFAULT_LINGER_S) -> None:
         self.rpc = rpc
+        self.runs = RunService(rpc, Scope(org="", project="", domain=""))  # ids come whole with each call
         self.resync_interval = resync_interval
+        self.linger = linger
         self.watch_runs_supported: bool | None = None
         self._streams: dict[tuple[str, str, str], _ProjectStream] = {}
         self._resync_sem = asyncio.Semaphore(_RESYNC_CONCURRENCY)
@@ -183,9 +197,9 @@ class SharedWatcher:
         self._alone = 0  # waits in fallback mode, each on its own stream
 
     async def _close_channel_if_idle(self, leaving: _ProjectStream) -> None:
-        # The watcher's channel belongs to this event loop; when no stream uses it, close it,
-        # so loops that come and go (dag.test() runs each trigger under asyncio.run) leave no
-        # channel behind. The next wait opens a new one.
+        # The watcher holds a share of this loop's pooled channel while a stream runs; when none
+        # does, it lets go, so loops that come and go (dag.test() runs each trigger under
+        # asyncio.run) leave no channel behind. The next wait takes a share again.
         busy = any(s.task is not None and not s.task.done() and s is not leaving for s in self._streams.values())
         if not busy and self._alone == 0:
             with contextlib.suppress(Exception):
@@ -194,6 +208,9 @@ class SharedWatcher:
     async def aclose(self) -> None:
         """Wait for streams whose last waiter left; cancel any still running (their waits fail)."""
         for stream in self._streams.values():
+            if stream._linger is not None:
+                stream._linger.cancel()
+                stream._linger = None
             if stream.task is not None:
                 self._stopping.add(stream.task)
                 stream.task = None
@@ -251,33 +268,23 @@ class SharedWatcher:
         await asyncio.gather(*(one(w) for w in waiters))
 
     async def _read_status(self, action_id: Any) -> Any:
-        from flyteidl2.workflow import run_service_pb2
-
-        response = await self.rpc.call(
-            "run", "GetActionDetails", run_service_pb2.GetActionDetailsRequest(action_id=action_id),
-            entity=f"run {action_id.run.name}",
-        )
-        return response.details.status
+        return (await self.runs.action_details(action_id)).status
 
     async def _wait_alone(self, waiter: _Waiter) -> Phase:
         """Fallback: one WatchActionDetails stream for this run, reconnecting with backoff."""
-        from flyteidl2.workflow import run_service_pb2
-
-        request = run_service_pb2.WatchActionDetailsRequest(action_id=waiter.action_id)
         self._alone += 1
         try:
             async with self._fallback_sem:
-                await self._watch_alone(waiter, request)
+                await self._watch_alone(waiter)
         finally:
             self._alone -= 1
         return waiter.future.result()
 
-    async def _watch_alone(self, waiter: _Waiter, request: Any) -> None:
+    async def _watch_alone(self, waiter: _Waiter) -> None:
         failures = 0
         while not waiter.future.done():
             try:
-                async for message in self.rpc.stream("run", "WatchActionDetails", request,
-                                                     entity=f"run {waiter.action_id.run.name}"):
+                async for message in self.runs.watch_action(waiter.action_id):
                     failures = 0
                     status = message.details.status
                     waiter.offer(Phase.from_raw(status.phase), status)
@@ -291,7 +298,8 @@ class SharedWatcher:
 
 
 # One watcher per (channel configuration, event loop) for the whole process, so that
-# separate clients for one endpoint (an Airflow triggerer builds one per trigger) share it.
+# separate clients for one endpoint (an Airflow triggerer builds one per trigger) share it;
+# its Rpc shares the pooled channel of the clients with that configuration.
 _REGISTRY: dict[tuple[str, asyncio.AbstractEventLoop], SharedWatcher] = {}
 
 
@@ -307,5 +315,5 @@ def shared_watcher(config_key: str, channel_factory: Any) -> SharedWatcher:
     if watcher is None:
         for key in [k for k in _REGISTRY if k[1].is_closed()]:
             del _REGISTRY[key]
-        watcher = _REGISTRY[(config_key, loop)] = SharedWatcher(Rpc(channel_factory))
+        watcher = _REGISTRY[(config_key, loop)] = SharedWatcher(Rpc(channel_factory, key=config_key))
     return watcher

@@ -2,77 +2,26 @@
 
 from __future__ import annotations
 
-import json
-from collections import UserDict
 from collections.abc import AsyncIterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from ._entities import ToJSONMixin
-from ._phases import Phase
-from ._syncify import syncify, syncify_gen
+from .._errors import RunError
+from .._phases import Phase
+from .._syncify import syncify, syncify_gen
+from ._data import fetch_action_data, run_error, typed_outputs
+from ._bound import BoundRecord
+from ._json import ToJSONMixin
+from ._values import ActionInputs, ActionOutputs
+from ._waiting import WaitFor, wait_action, watch_action
 
 if TYPE_CHECKING:
-    from ._client import FlyteClient
+    from .._services import Services
 
-WaitFor = str  # "terminal" | "running"
-
-
-class ActionInputs(UserDict, ToJSONMixin):  # type: ignore[type-arg]
-    """The inputs of an action as a dict of Python values; ``pb2`` is ``common_pb2.Inputs``."""
-
-    def __init__(self, pb2: Any, data: dict[str, Any]) -> None:
-        super().__init__(data)
-        self.pb2 = pb2
-
-    def to_dict(self) -> dict[str, Any]:
-        from .codec import to_json_safe
-
-        return {k: to_json_safe(v) for k, v in self.data.items()}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
+__all__ = ["Action", "ActionDetails", "ActionInputs", "ActionOutputs", "WaitFor"]
 
 
-class ActionOutputs(tuple, ToJSONMixin):  # type: ignore[type-arg]
-    """The outputs of an action in interface order; ``outputs["o0"]`` works as well as ``outputs[0]``."""
-
-    pb2: Any
-    names: tuple[str, ...]
-
-    def __new__(cls, pb2: Any, data: tuple[Any, ...], names: tuple[str, ...] | None = None) -> ActionOutputs:
-        self = super().__new__(cls, data)
-        self.pb2 = pb2
-        self.names = tuple(names) if names is not None else tuple(f"o{i}" for i in range(len(data)))
-        return self
-
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
-        if isinstance(key, str):
-            try:
-                return tuple.__getitem__(self, self.names.index(key))
-            except ValueError:
-                raise KeyError(f"no output named {key!r}; outputs are {list(self.names)}") from None
-        return tuple.__getitem__(self, key)
-
-    @property
-    def named(self) -> dict[str, Any]:
-        """``{output name: Python value}``."""
-        return dict(zip(self.names, self))
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{output name: JSON-safe value}``, ready for XCom."""
-        from .codec import to_json_safe
-
-        return {name: to_json_safe(value) for name, value in zip(self.names, self)}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
-    def __repr__(self) -> str:
-        return f"ActionOutputs({self.named!r})"
-
-
-class _ActionFields(ToJSONMixin):
+class _ActionFields(ToJSONMixin, BoundRecord):
     """Identity and status read the same way from ``Action`` and ``ActionDetails`` messages."""
 
     pb2: Any
@@ -121,12 +70,12 @@ class ActionDetails(_ActionFields):
         _inputs: ActionInputs | None = None,
         _outputs: ActionOutputs | None = None,
         *,
-        client: FlyteClient | None = None,
+        services: Services | None = None,
     ) -> None:
         self.pb2 = pb2
         self._inputs = _inputs
         self._outputs = _outputs
-        self._client = client
+        self._services = services
 
     @property
     def status(self) -> Any:
@@ -159,12 +108,10 @@ class ActionDetails(_ActionFields):
             return timedelta(milliseconds=status.duration_ms)
         if not status.HasField("start_time"):
             return timedelta(0)
-        start = status.start_time.ToDatetime()
+        start = status.start_time.ToDatetime(tzinfo=timezone.utc)
         if status.HasField("end_time"):
-            return status.end_time.ToDatetime() - start
-        from datetime import datetime
-
-        return datetime.utcnow() - start
+            return status.end_time.ToDatetime(tzinfo=timezone.utc) - start
+        return datetime.now(timezone.utc) - start
 
     def logs_available(self, attempt: int | None = None) -> bool:
         attempts = list(self.pb2.attempts)
@@ -174,11 +121,17 @@ class ActionDetails(_ActionFields):
             return bool(attempts[-1].logs_available)
         return any(a.attempt == attempt and a.logs_available for a in attempts)
 
+
+    def error(self) -> RunError:
+        """The typed error of a finished action that did not succeed."""
+        services = self._require()
+        run = self.pb2.id.run
+        return run_error(self.pb2, services.run_url(run.name, project=run.project, domain=run.domain))
+
     @syncify
     async def inputs(self) -> ActionInputs:
         if self._inputs is None:
-            assert self._client is not None
-            self._inputs, self._outputs = await self._client._action_data(self.pb2.id, self.task_interface())
+            self._inputs, self._outputs = await fetch_action_data(self._require(), self.pb2.id, self.task_interface())
         return self._inputs
 
     @syncify
@@ -188,18 +141,15 @@ class ActionDetails(_ActionFields):
         ``python_types`` maps output names to the classes to rebuild (a dataclass or pydantic
         model output otherwise comes back as a dict).
         """
-        from ._errors import RunError
-
-        assert self._client is not None
         phase = self.phase
         if phase.is_terminal and not phase.is_success:
-            raise self._client._run_error(self)
+            raise self.error()
         if not phase.is_success:
             raise RunError(self.run_name, phase=phase.value, message="it has not finished yet; wait() first")
         if self._outputs is None:
-            self._inputs, self._outputs = await self._client._action_data(self.pb2.id, self.task_interface())
+            self._inputs, self._outputs = await fetch_action_data(self._require(), self.pb2.id, self.task_interface())
         if python_types:
-            return self._client._typed_outputs(self._outputs, self.task_interface(), python_types)
+            return typed_outputs(self._outputs, self.task_interface(), python_types)
         return self._outputs
 
     def task_interface(self) -> Any | None:
@@ -209,9 +159,9 @@ class ActionDetails(_ActionFields):
 
     @syncify_gen
     async def watch_updates(self, cache_data_on_done: bool = False) -> AsyncIterator[ActionDetails]:
-        assert self._client is not None
-        async for details in self._client._watch_action(self.pb2.id):
-            self.pb2 = details.pb2
+        async for pb2 in watch_action(self._require(), self.pb2.id):
+            details = ActionDetails(pb2, services=self._services)
+            self.pb2 = pb2
             if cache_data_on_done and details.done() and details.phase.is_success:
                 await details.outputs.aio()
             yield details
@@ -223,15 +173,15 @@ class ActionDetails(_ActionFields):
 class Action(_ActionFields):
     """An action of a run (``run_definition_pb2.Action``)."""
 
-    def __init__(self, pb2: Any, _details: ActionDetails | None = None, *, client: FlyteClient | None = None) -> None:
+    def __init__(self, pb2: Any, _details: ActionDetails | None = None, *, services: Services | None = None) -> None:
         self.pb2 = pb2
         self._details = _details
-        self._client = client
+        self._services = services
+
 
     @syncify
     async def details(self) -> ActionDetails:
-        assert self._client is not None
-        self._details = await self._client._action_details(self.pb2.id)
+        self._details = ActionDetails(await self._require().runs.action_details(self.pb2.id), services=self._services)
         return self._details
 
     @syncify
@@ -242,9 +192,8 @@ class Action(_ActionFields):
 
     @syncify_gen
     async def watch(self, cache_data_on_done: bool = False, wait_for: WaitFor = "terminal") -> AsyncIterator[ActionDetails]:
-        assert self._client is not None
-        async for details in self._client._watch_action(self.pb2.id):
-            self._details = details
+        async for pb2 in watch_action(self._require(), self.pb2.id):
+            details = self._details = ActionDetails(pb2, services=self._services)
             self.pb2.status.CopyFrom(details.pb2.status)
             if cache_data_on_done and details.done() and details.phase.is_success:
                 await details.outputs.aio()
@@ -255,19 +204,12 @@ class Action(_ActionFields):
     @syncify
     async def wait(self, quiet: bool = False, wait_for: WaitFor = "terminal", timeout: float | None = None) -> ActionDetails:
         """Wait for this action (see :meth:`Run.wait`)."""
-        assert self._client is not None
-        await self._client._wait_action(self.pb2.id, quiet=quiet, wait_for=wait_for, timeout=timeout)
+        await wait_action(self._require(), self.pb2.id, quiet=quiet, wait_for=wait_for, timeout=timeout)
         return await self.details.aio()
 
     @syncify
     async def abort(self, reason: str = "User requested abort") -> None:
-        assert self._client is not None
-        from flyteidl2.workflow import run_service_pb2
-
-        await self._client._rpc.call(
-            "run", "AbortAction", run_service_pb2.AbortActionRequest(action_id=self.pb2.id, reason=reason),
-            entity=f"action {self.run_name}/{self.name}",
-        )
+        await self._require().runs.abort_action(self.pb2.id, reason)
 
     def __repr__(self) -> str:
         return f"Action(run={self.run_name!r}, name={self.name!r}, phase={self.phase.value})"

@@ -6,11 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._entities import ToJSONMixin
-from ._syncify import syncify, syncify_classmethod
+from .._default_client import resolve_client
+from .._errors import ConfigurationError
+from .._syncify import syncify, syncify_classmethod
+from ..codec import describe, from_literal, inputs_to_literals
+from ._bound import BoundRecord
+from ._json import ToJSONMixin
 
 if TYPE_CHECKING:
-    from ._client import FlyteClient
+    from .._services import Services
 
 _MISSING: Any = type("_Missing", (), {"__repr__": lambda self: "<required>"})()
 
@@ -38,12 +42,12 @@ class TaskOutput:
     description: str = ""
 
 
-class Task(ToJSONMixin):
+class Task(ToJSONMixin, BoundRecord):
     """A deployed task version. ``pb2`` is ``task_definition_pb2.Task`` or ``TaskDetails``."""
 
-    def __init__(self, pb2: Any, *, client: FlyteClient | None = None) -> None:
+    def __init__(self, pb2: Any, *, services: Services | None = None) -> None:
         self.pb2 = pb2
-        self._client = client
+        self._services = services
 
     # -- identity -----------------------------------------------------------------
     @property
@@ -85,9 +89,6 @@ class Task(ToJSONMixin):
 
     @property
     def inputs(self) -> list[TaskInput]:
-        from .codec import from_literal
-        from .codec import describe
-
         defaults = {p.name: p.parameter for p in self.spec.default_inputs}
         result = []
         for entry in self.interface.inputs.variables:
@@ -102,8 +103,6 @@ class Task(ToJSONMixin):
 
     @property
     def outputs(self) -> list[TaskOutput]:
-        from .codec import describe
-
         return [
             TaskOutput(e.key, describe(e.value.type), e.value.type, e.value.description)
             for e in self.interface.outputs.variables
@@ -111,8 +110,6 @@ class Task(ToJSONMixin):
 
     def to_inputs(self, values: Mapping[str, Any] | None) -> Any:
         """Check and convert Python values to wire inputs; raises InvalidInputError before anything is sent."""
-        from .codec import inputs_to_literals
-
         return inputs_to_literals(dict(values or {}), self.interface, self.default_inputs, task=self.name)
 
     # -- seed API -------------------------------------------------------------------
@@ -125,20 +122,40 @@ class Task(ToJSONMixin):
         version: str | None = None,
         auto_version: str | None = None,
         *,
-        client: FlyteClient | None = None,
+        client: Any = None,
     ) -> Task:
-        """Get a task by name; ``version`` None or "latest" picks the newest deployed version."""
-        from ._default import resolve_client
+        """Get a task by name; ``version`` None or "latest" picks the newest deployed version.
 
-        return await resolve_client(client).get_task.aio(name, version=version, project=project, domain=domain)
+        ``auto_version="latest"`` asks for the newest version too (the seed's spelling); any
+        other ``auto_version`` is refused, since this client computes no versions of its own.
+        """
+        if auto_version is not None:
+            if auto_version != "latest":
+                raise ConfigurationError(
+                    f"auto_version must be None or 'latest', got {auto_version!r}: this client computes no versions")
+            if version not in (None, "", "latest"):
+                raise ConfigurationError(f"pass either version={version!r} or auto_version='latest', not both")
+            version = "latest"
+        return await resolve_client(client).get_task.aio(name, version=version, project=project,  # type: ignore[no-any-return]
+                                                         domain=domain)
 
     @syncify
     async def sync(self) -> Task:
         """Fetch the full details of this task version again."""
-        assert self._client is not None, "this Task has no client"
-        fresh = await self._client.get_task.aio(self.name, version=self.version, project=self.project, domain=self.domain)
-        self.pb2 = fresh.pb2
+        self.pb2 = await self._require().tasks.details(self.task_id)
         return self
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r}, version={self.version!r}, project={self.project!r}, domain={self.domain!r})"
+
+
+async def fetch_task(services: Services, name: str, version: str | None, *, project: str | None,
+                     domain: str | None) -> Task:
+    """A deployed task; ``version`` None or "latest" picks the newest deployed version."""
+    project, domain = services.scope.resolve(project, domain)
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"task name must be a non-empty string, got {name!r}")
+    if version in (None, "", "latest"):
+        version = await services.tasks.latest_version(name, project, domain)
+    details = await services.tasks.details(services.tasks.task_id(name, str(version), project, domain))
+    return Task(details, services=services)

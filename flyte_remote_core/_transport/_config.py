@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import ConfigurationError
+from .._errors import ConfigurationError
 
 _TRUE = {"1", "true", "yes", "on"}
 

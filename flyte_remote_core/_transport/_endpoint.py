@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from ._errors import ConfigurationError
+from .._errors import ConfigurationError
 
 __all__ = ["Endpoint", "console_url", "parse_endpoint"]
 

@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import grpc
 
-from .._errors import AuthenticationError, ConfigurationError, redact
+from ..._errors import AuthenticationError, ConfigurationError, redact
 
 __all__ = ["CachedTokenSource", "CommandToken", "StaticToken", "TokenSource", "jwt_expiry"]
 

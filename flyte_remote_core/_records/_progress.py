@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ._phases import Phase
+from .._phases import Phase
 
 _STYLE = {
     Phase.SUCCEEDED: "green",
