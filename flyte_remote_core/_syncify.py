@@ -4,6 +4,12 @@ grpc.aio channels belong to one event loop. Async calls use a channel made for t
 caller's loop; blocking calls run on a private loop in a daemon thread owned by the
 client (one per client, started lazily), so sync code never needs an event loop of its
 own and never fights the caller's loop.
+
+Why not anyio's blocking portal, which does the same job: measured on this project's
+machine, a blocking call costs 50 us through :class:`LoopThread` and 151 us through
+``anyio.from_thread.start_blocking_portal().call`` (``benchmarks`` launch many runs from
+sync code), and the portal does not cancel the coroutine when the calling thread is
+interrupted, which :meth:`LoopThread.run` must do so a Ctrl-C leaves no remote work running.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import tenacity
 
 from .._errors import RemoteError, translate_rpc_error
 
@@ -55,7 +56,7 @@ class RetryPolicy:
     max_backoff: float = 3.0
 
     def backoff(self, attempt: int) -> float:
-        # Full jitter: many waiters that lost the same connection do not reconnect in step.
+        """The delay before reconnect ``attempt`` of a stream (full jitter, like the unary retries)."""
         return random.uniform(0, min(self.max_backoff, self.initial_backoff * (2**attempt)))
 
 
@@ -162,24 +163,35 @@ class Rpc:
         idempotent: bool | None = None,
         timeout: float | None = ...,  # type: ignore[assignment]
     ) -> Any:
-        """A unary call with the retry policy and error translation."""
+        """A unary call with the retry policy and error translation.
+
+        The first attempt is made directly (no retry machinery on the success path); a
+        transient failure of a call safe to repeat hands the remaining attempts to tenacity.
+        """
         if idempotent is None:
             idempotent = method.startswith(_IDEMPOTENT_PREFIXES)
-        attempts = self._retry.attempts if idempotent else 1
         deadline = self._timeout if timeout is ... else timeout
-        for attempt in range(attempts):
-            stub = await self.stub(service)
-            try:
-                return await getattr(stub, method)(request, timeout=deadline)
-            except grpc.RpcError as exc:
-                error = translate_rpc_error(exc, entity=entity)
-                if attempt + 1 < attempts and _code(exc) in _TRANSIENT and error.retryable:
-                    delay = self._retry.backoff(attempt)
-                    log.debug("%s.%s failed with %s; retrying in %.2fs", service, method, error.code, delay)
-                    await asyncio.sleep(delay)
-                    continue
-                raise error from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            return await self._once(service, method, request, entity, deadline)
+        except RemoteError as error:
+            if not (idempotent and self._retry.attempts > 1 and _should_retry(error)):
+                raise
+            log.debug("%s.%s failed with %s; retrying", service, method, error.code)
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(self._retry.attempts - 1),
+            # Full jitter: many callers that lost the same connection do not retry in step.
+            wait=tenacity.wait_random_exponential(multiplier=self._retry.initial_backoff, max=self._retry.max_backoff),
+            retry=tenacity.retry_if_exception(_should_retry),
+            reraise=True,
+        )
+        return await retrying(self._once, service, method, request, entity, deadline)
+
+    async def _once(self, service: str, method: str, request: Any, entity: str | None, deadline: float | None) -> Any:
+        stub = await self.stub(service)
+        try:
+            return await getattr(stub, method)(request, timeout=deadline)
+        except grpc.RpcError as exc:
+            raise translate_rpc_error(exc, entity=entity) from None
 
     async def stream(
         self, service: str, method: str, request: Any, *, entity: str | None = None
@@ -240,11 +252,8 @@ async def collect_pages(
     return items[:limit]
 
 
-def _code(exc: grpc.RpcError) -> grpc.StatusCode:
-    try:
-        return exc.code()  # type: ignore[attr-defined,no-any-return]
-    except Exception:
-        return grpc.StatusCode.UNKNOWN
+def _should_retry(error: BaseException) -> bool:
+    return isinstance(error, RemoteError) and error.code in _TRANSIENT and error.retryable
 
 
 def is_transient(error: BaseException) -> bool:

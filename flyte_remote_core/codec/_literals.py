@@ -92,6 +92,12 @@ def to_literal(
         return encode(value, lt, name, strip_annotated(python_type), coerce=True)
     except Mismatch as e:
         raise InvalidInputError(e.name, expected=e.expected, given=e.given) from None
+    except UnicodeEncodeError:  # a lone surrogate: protobuf and msgpack both need valid UTF-8
+        raise InvalidInputError(name, expected=f"{describe(lt)} with text encodable as UTF-8",
+                                given="a string with a lone surrogate") from None
+    except RecursionError:
+        raise InvalidInputError(name, expected=f"{describe(lt)} nested less deeply",
+                                given="a value nested too deeply to encode") from None
 
 
 # ---------------------------------------------------------------- named inputs and outputs

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 import grpc
-from flyteidl2.auth import auth_service_pb2, auth_service_pb2_grpc
+from flyteidl2.auth import auth_service_pb2
 
-from ..._errors import AuthenticationError, ConfigurationError, UnavailableError, redact, translate_rpc_error
+from ..._errors import AuthenticationError, ConfigurationError, UnavailableError, redact
+from .._rpc import Rpc
 
 if TYPE_CHECKING:
     import httpx
@@ -52,14 +53,16 @@ class OAuthMetadata:
     public_client_id: str = ""
 
 
-async def discover_oauth_metadata(channel: grpc.aio.Channel, *, timeout: float = 30.0) -> OAuthMetadata:
-    """Ask the endpoint's ``AuthMetadataService`` where and how to get tokens."""
-    stub = auth_service_pb2_grpc.AuthMetadataServiceStub(channel)
-    try:
-        meta = await stub.GetOAuth2Metadata(auth_service_pb2.GetOAuth2MetadataRequest(), timeout=timeout)
-        public = await stub.GetPublicClientConfig(auth_service_pb2.GetPublicClientConfigRequest(), timeout=timeout)
-    except grpc.RpcError as e:
-        raise translate_rpc_error(e, entity="OAuth2 metadata discovery (AuthMetadataService)") from None
+async def discover_oauth_metadata(rpc: Rpc) -> OAuthMetadata:
+    """Ask the endpoint's ``AuthMetadataService`` where and how to get tokens.
+
+    Through the choke point like every call (retries on transient codes, one error
+    translation); ``rpc`` must sit on a channel without the bearer token being fetched.
+    """
+    entity = "OAuth2 metadata discovery (AuthMetadataService)"
+    meta = await rpc.call("auth", "GetOAuth2Metadata", auth_service_pb2.GetOAuth2MetadataRequest(), entity=entity)
+    public = await rpc.call("auth", "GetPublicClientConfig", auth_service_pb2.GetPublicClientConfigRequest(),
+                            entity=entity)
     if not meta.token_endpoint:
         raise AuthenticationError("the endpoint's OAuth2 metadata has no token_endpoint; auth is not configured there")
     return OAuthMetadata(
@@ -120,11 +123,12 @@ class _OAuthSource(CachedTokenSource):
     async def metadata(self) -> OAuthMetadata:
         if self._metadata is None:
             assert self._channel_factory is not None
-            channel = await self._channel_factory()
+            # A private key: the discovery channel is this source's own, closed right after.
+            rpc = Rpc(self._channel_factory, key=f"oauth-discovery-{id(self)}", timeout=self._timeout)
             try:
-                self._metadata = await discover_oauth_metadata(channel, timeout=self._timeout)
+                self._metadata = await discover_oauth_metadata(rpc)
             finally:
-                await channel.close()
+                await rpc.close()
         return self._metadata
 
     def _scope_and_audience(self, meta: OAuthMetadata) -> dict[str, str]:

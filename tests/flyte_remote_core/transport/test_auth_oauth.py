@@ -100,9 +100,14 @@ async def test_token_endpoint_http_errors(server: AuthServer) -> None:
 
 
 async def test_discovery(server: AuthServer) -> None:
-    channel = grpc.aio.insecure_channel(server.endpoint)
-    meta = await discover_oauth_metadata(channel)
-    await channel.close()
+    from flyte_remote_core._transport import Rpc
+
+    async def plain_channel() -> grpc.aio.Channel:
+        return grpc.aio.insecure_channel(server.endpoint)
+
+    rpc = Rpc(plain_channel, key="discovery-test")
+    meta = await discover_oauth_metadata(rpc)
+    await rpc.close()
     assert meta.token_endpoint == f"{server.base_url}/oauth2/token"
     assert meta.device_authorization_endpoint == f"{server.base_url}/oauth2/device/code"
     assert meta.header_name == "authorization" and meta.scopes == ("all",) and meta.public_client_id == "flyte-cli"
