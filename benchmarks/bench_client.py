@@ -28,8 +28,15 @@ def import_time() -> float:
     best = float("inf")
     for _ in range(5):
         out = subprocess.run(
-            [sys.executable, "-c", "import time; t=time.perf_counter(); import flyte_remote_core; print(time.perf_counter()-t)"],
-            capture_output=True, text=True, check=True)
+            [
+                sys.executable,
+                "-c",
+                "import time; t=time.perf_counter(); import flyte_remote_core; print(time.perf_counter()-t)",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         best = min(best, float(out.stdout.strip()))
     return best
 
@@ -100,20 +107,28 @@ async def main_async(args) -> list[tuple[str, str, str, str]]:
     from flyte_remote_core.devserver import DevServer
 
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        with DevServer(tasks=["tests.devserver.sample_tasks"], port=0, data_dir=tmp, max_concurrent_streams=100) as server:
-            client = server.client()
-            lat = await notice_latency(server, client, args.latency_samples)
-            p50, p99 = percentile(lat, 50) * 1000, percentile(lat, 99) * 1000
-            rows.append(("notice latency p50 / p99", f"{p50:.1f} / {p99:.1f} ms", "p99 <= 50 ms", verdict(p99 <= 50)))
-            rate = await launch_throughput(client, args.launches, args.concurrency)
-            rows.append(("launch throughput (one process)", f"{rate:.0f} runs/s", ">= 100 runs/s", verdict(rate >= 100)))
-            p99w, worst, kb_per_run, stalled = await concurrent_waits(server, client, args.waits)
-            rows.append((f"{args.waits} concurrent waits, 100-stream limit: p99 / max notice",
-                         f"{p99w * 1000:.0f} / {worst * 1000:.0f} ms", "all within 1 s", verdict(worst <= 1.0)))
-            rows.append(("  waits told later than 1 s", str(stalled), "0", verdict(stalled == 0)))
-            rows.append(("  RSS growth per waited run", f"{kb_per_run:.1f} KB", "<= 20 KB", verdict(kb_per_run <= 20)))
-            await client.aclose()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        DevServer(tasks=["tests.devserver.sample_tasks"], port=0, data_dir=tmp, max_concurrent_streams=100) as server,
+    ):
+        client = server.client()
+        lat = await notice_latency(server, client, args.latency_samples)
+        p50, p99 = percentile(lat, 50) * 1000, percentile(lat, 99) * 1000
+        rows.append(("notice latency p50 / p99", f"{p50:.1f} / {p99:.1f} ms", "p99 <= 50 ms", verdict(p99 <= 50)))
+        rate = await launch_throughput(client, args.launches, args.concurrency)
+        rows.append(("launch throughput (one process)", f"{rate:.0f} runs/s", ">= 100 runs/s", verdict(rate >= 100)))
+        p99w, worst, kb_per_run, stalled = await concurrent_waits(server, client, args.waits)
+        rows.append(
+            (
+                f"{args.waits} concurrent waits, 100-stream limit: p99 / max notice",
+                f"{p99w * 1000:.0f} / {worst * 1000:.0f} ms",
+                "all within 1 s",
+                verdict(worst <= 1.0),
+            )
+        )
+        rows.append(("  waits told later than 1 s", str(stalled), "0", verdict(stalled == 0)))
+        rows.append(("  RSS growth per waited run", f"{kb_per_run:.1f} KB", "<= 20 KB", verdict(kb_per_run <= 20)))
+        await client.aclose()
     return rows
 
 

@@ -40,9 +40,23 @@ def devserver_process(workers: int) -> Iterator[str]:
     """The CLI in its own process, as users run it: client and server do not share a GIL."""
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "flyte_remote_core.devserver", "--port", "0", "--data-dir", tmp,
-             "--tasks", "tests.devserver.sample_tasks", "--workers", str(workers)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "flyte_remote_core.devserver",
+                "--port",
+                "0",
+                "--data-dir",
+                tmp,
+                "--tasks",
+                "tests.devserver.sample_tasks",
+                "--workers",
+                str(workers),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             endpoint = ""
             assert proc.stdout is not None
@@ -61,9 +75,11 @@ def devserver_process(workers: int) -> Iterator[str]:
 def devserver_thread(workers: int) -> Iterator[str]:
     from flyte_remote_core.devserver import DevServer
 
-    with tempfile.TemporaryDirectory() as tmp:
-        with DevServer(tasks=["tests.devserver.sample_tasks"], port=0, data_dir=tmp, workers=workers) as server:
-            yield server.endpoint
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        DevServer(tasks=["tests.devserver.sample_tasks"], port=0, data_dir=tmp, workers=workers) as server,
+    ):
+        yield server.endpoint
 
 
 async def end_to_end_rate(n: int, concurrency: int, workers: int, in_process: bool) -> float:
@@ -98,13 +114,24 @@ def main() -> None:
     rate = asyncio.run(end_to_end_rate(args.runs, args.concurrency, args.workers, in_process=False))
     rate_in = asyncio.run(end_to_end_rate(args.runs, args.concurrency, args.workers, in_process=True))
     p50, worst = percentile(starts, 50), max(starts)
-    print_table("devserver benchmarks", [
-        ("start-up (with sample tasks) p50 / max", f"{p50 * 1000:.0f} / {worst * 1000:.0f} ms", "<= 500 ms",
-         verdict(worst <= 0.5)),
-        (f"trivial runs end to end, server process ({args.runs} runs, {args.workers} workers)",
-         f"{rate:.0f} runs/s", ">= 100 runs/s", verdict(rate >= 100)),
-        ("  same, server in the client's process (one GIL)", f"{rate_in:.0f} runs/s", "(for reference)", ""),
-    ])
+    print_table(
+        "devserver benchmarks",
+        [
+            (
+                "start-up (with sample tasks) p50 / max",
+                f"{p50 * 1000:.0f} / {worst * 1000:.0f} ms",
+                "<= 500 ms",
+                verdict(worst <= 0.5),
+            ),
+            (
+                f"trivial runs end to end, server process ({args.runs} runs, {args.workers} workers)",
+                f"{rate:.0f} runs/s",
+                ">= 100 runs/s",
+                verdict(rate >= 100),
+            ),
+            ("  same, server in the client's process (one GIL)", f"{rate_in:.0f} runs/s", "(for reference)", ""),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-
 QUICK = {
     "benchmarks.bench_client": ["--waits", "100", "--launches", "30", "--latency-samples", "5"],
     "benchmarks.bench_devserver": ["--runs", "30", "--startups", "1"],

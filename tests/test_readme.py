@@ -48,6 +48,29 @@ def test_quickstart_is_exactly_two_commands() -> None:
     assert re.findall(r"```bash\n(.*?)```", quickstart, flags=re.S) == ["make demo\nmake test\n"]
 
 
+def minors_the_readme_states() -> set[str]:
+    """The Python minors the Quickstart names: "Python 3.11", "Python (3.11 or newer)", "Python 3.11 to 3.13"."""
+    quickstart = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"Python \(?3\.(\d+)(?:\s*(?:-|\u2013|to)\s*3\.(\d+)|( or newer|\+))?", quickstart)
+    assert match, "the Quickstart does not say which Python it needs"
+    low = int(match[1])
+    high = int(match[2]) if match[2] else (40 if match[3] else low)
+    return {f"3.{m}" for m in range(low, high + 1)}
+
+
+def minors_pyproject_declares() -> set[str]:
+    import tomllib
+
+    from packaging.specifiers import SpecifierSet
+
+    spec = SpecifierSet(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"])
+    return {f"3.{m}" for m in range(41) if spec.contains(f"3.{m}")}
+
+
+def test_readme_states_the_python_versions_pyproject_declares() -> None:
+    assert minors_the_readme_states() == minors_pyproject_declares()
+
+
 def test_airflow_dag_in_the_readme_is_the_example_dag() -> None:
     dag_block = next(b for b in blocks("python") if "FlyteRunOperator(" in b)
     example = (REPO / "examples" / "airflow" / "dags" / "flyte_example.py").read_text()
@@ -94,13 +117,70 @@ def test_devserver_command_from_the_readme(tmp_path) -> None:
         assert proc.wait(timeout=20) == 0
 
 
+def stated_results(block: str) -> dict[int, str]:
+    """``{line number: stated output}`` for every ``print(...)  # result`` line of a README block.
+
+    The comment after a print is what the README says it prints; ``...`` stands for text that
+    differs from run to run (a URL, a run name).
+    """
+    return {number: line.split("#", 1)[1].strip() for number, line in enumerate(block.splitlines(), 1)
+            if line.lstrip().startswith("print(") and "#" in line}
+
+
+def matches_stated(printed: str, stated: str) -> bool:
+    """``printed`` is ``stated``, each ``...`` standing for any text (at least one character)."""
+    pattern = r"\s*.+?\s*".join(re.escape(part.strip()) for part in stated.split("..."))
+    return re.fullmatch(pattern, printed.strip()) is not None
+
+
+def run_printing_block(block: str, filename: str, namespace: dict[str, object]) -> dict[int, list[str]]:
+    """Run a README block; ``{line number: [what each print() there printed]}``."""
+    printed: dict[int, list[str]] = {}
+
+    def recording_print(*args: object, sep: str = " ", end: str = "\n", **_: object) -> None:
+        caller = sys._getframe(1)
+        assert caller.f_code.co_filename == filename, "print() called from outside the README block"
+        printed.setdefault(caller.f_lineno, []).append(sep.join(str(a) for a in args))
+
+    exec(compile(block, filename, "exec"), {**namespace, "print": recording_print})
+    return printed
+
+
+def test_stated_results_are_matched_exactly() -> None:
+    # The matcher itself: "..." is a wildcard, everything else must be there, in order, and nothing more.
+    assert matches_stated("SUCCEEDED http://x/runs/r1 {'o0': 3}", "SUCCEEDED ... {'o0': 3}")
+    assert not matches_stated("Phase.SUCCEEDED http://x {'o0': 3}", "SUCCEEDED ... {'o0': 3}")
+    assert not matches_stated("SUCCEEDED http://x {'o0': 4}", "SUCCEEDED ... {'o0': 3}")
+    assert not matches_stated("SUCCEEDED http://x {'o0': 3} extra", "SUCCEEDED ... {'o0': 3}")
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.flyte_devserver_tasks("examples.tasks")
-def test_client_example_runs(flyte_devserver, capsys) -> None:
+def test_client_example_prints_what_the_readme_says(flyte_devserver) -> None:
     block = next(b for b in blocks("python") if "FlyteClient(" in b)
-    exec(compile(block.replace("localhost:8090", flyte_devserver.endpoint), "README-client", "exec"), {})
-    out = capsys.readouterr().out
-    assert "{'o0': 3}" in out and "USER" in out and "launched" in out
+    assert "localhost:8090" in block
+    stated = stated_results(block)
+    assert stated, "the client example states no results?"
+    printed = run_printing_block(block.replace("localhost:8090", flyte_devserver.endpoint), "README-client", {})
+    lines = block.splitlines()
+
+    # Every result the README states is what that very line printed, once.
+    for number, expected in stated.items():
+        assert len(printed.get(number, [])) == 1, f"README line {lines[number - 1]!r} printed {printed.get(number)}"
+        assert matches_stated(printed[number][0], expected), (
+            f"README says {lines[number - 1].strip()!r} prints {expected!r}; it printed {printed[number][0]!r}")
+
+    # The prints that state no result: what the example is there to show.
+    def output_of(code: str) -> str:
+        number = next(n for n, line in enumerate(lines, 1) if line.lstrip().startswith(code))
+        assert len(printed.get(number, [])) == 1, f"{code!r} printed {printed.get(number)}"
+        return printed[number][0]
+
+    assert output_of("print([(i.name, i.type, i.required)") == "[('x', 'int', True), ('y', 'int', True)]"
+    kind, message_and_url = output_of("print(err.kind").split(" ", 1)
+    assert kind == "USER" and "no" in message_and_url and f"http://{flyte_devserver.endpoint}/" in message_and_url
+    assert re.fullmatch(r"launched r?[a-z0-9-]+", output_of("print(outcome.action"))
+    assert sum(len(v) for v in printed.values()) == 4, printed  # no print left unchecked
 
 
 @pytest.mark.timeout(120)

@@ -14,6 +14,7 @@ from flyteidl2.cluster import payload_pb2
 from flyteidl2.dataproxy import dataproxy_service_pb2
 from flyteidl2.task import common_pb2, task_definition_pb2
 from flyteidl2.common import identifier_pb2
+from flyteidl2.common import run_pb2 as common_run_pb2
 
 from .._errors import ConfigurationError, RemoteError, UnimplementedError
 from .._transport import Endpoint, Rpc, parse_endpoint
@@ -61,11 +62,11 @@ class DataService:
 
     async def upload_inputs(self, task_id: task_definition_pb2.TaskIdentifier, inputs: common_pb2.Inputs, *,
                             run_id: identifier_pb2.RunIdentifier | None,
-                            project_id: identifier_pb2.ProjectIdentifier) -> common_pb2.OffloadedInputData:
+                            project_id: identifier_pb2.ProjectIdentifier) -> common_run_pb2.OffloadedInputData:
         target = {"run_id": run_id} if run_id is not None else {"project_id": project_id}
         request = dataproxy_service_pb2.UploadInputsRequest(task_id=task_id, inputs=inputs, **target)
 
-        async def call() -> common_pb2.OffloadedInputData:
+        async def call() -> common_run_pb2.OffloadedInputData:
             response = await self._rpc.call("dataproxy", "UploadInputs", request, entity=f"inputs of {task_id.name}")
             return response.offloaded_input_data
 

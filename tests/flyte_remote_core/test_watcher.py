@@ -3,16 +3,58 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
 from flyte_remote_core import FlyteClient, Phase, RunFailedError
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def _until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` past ``timeout`` (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.02)
+
+
+async def _until_async(condition: Callable[[], object], what: str, within: float = 30.0) -> None:
+    """:func:`_until` for a coroutine: the event loop (and the client's waits on it) keeps running."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {within} s")
+        await asyncio.sleep(0.02)
+
+
+def _open_streams(server) -> int:
+    """Server-streaming calls (WatchRuns, WatchActionDetails, ...) open on the devserver right now."""
+    return int(server.admin.status()["open_streams"])
+
+
+def _await_redial(port: int, timeout: float = 30.0) -> None:
+    """With the backend down, listen on its port until the client dials it again, then hang up.
+
+    Proves the client noticed the outage and is reconnecting, instead of sleeping and hoping so.
+    """
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        listener.settimeout(timeout)
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            raise AssertionError(f"the client did not redial port {port} within {timeout} s") from None
+        conn.close()
 
 
 @pytest.fixture
@@ -34,8 +76,9 @@ def test_many_waits_share_one_stream_past_the_stream_limit(small_server) -> None
             runs = await asyncio.gather(*(client.run.aio("sample_tasks.add", {"x": i, "y": 1}) for i in range(n)))
             small_server.admin.reset_counters()
             waits = [asyncio.ensure_future(r.wait.aio(quiet=True, timeout=60)) for r in runs]
-            await asyncio.sleep(0.5)
-            assert not any(w.done() for w in waits)
+            await _until_async(lambda: _open_streams(small_server) >= 1, "the waits opening their watch stream")
+            assert _open_streams(small_server) == 1, "150 waits in one project must share one stream"
+            assert not any(w.done() for w in waits)  # every run is held: nothing can have ended
             released_at = time.monotonic()
             small_server.admin.release_all()
             done = await asyncio.gather(*waits)
@@ -44,7 +87,9 @@ def test_many_waits_share_one_stream_past_the_stream_limit(small_server) -> None
 
         phases = asyncio.run(main())
         assert phases == [Phase.SUCCEEDED] * n
-        assert small_server.admin.call_count("WatchRuns") <= 2
+        # Exactly one stream served all of them: zero would mean the waits never watched (or
+        # polled), two or more that they did not share.
+        assert small_server.admin.call_count("WatchRuns") == 1
         assert small_server.admin.call_count("WatchActionDetails") == 0
     finally:
         small_server.admin.release_all()
@@ -59,10 +104,11 @@ def test_dropped_streams_reconnect_and_miss_nothing(small_server) -> None:
 
         async def main() -> list[Phase]:
             waits = [asyncio.ensure_future(r.wait.aio(quiet=True, timeout=30)) for r in runs]
-            await asyncio.sleep(0.6)
+            await _until_async(lambda: _open_streams(small_server) >= 1, "the waits opening their watch stream")
             small_server.admin.reset_counters()
-            # Cut every open stream, and finish the runs while the client is reconnecting.
-            assert small_server.admin.drop_streams("test cut") >= 1
+            # Cut every open stream (the one the five waits share), and finish the runs while the
+            # client is reconnecting.
+            assert small_server.admin.drop_streams("test cut") == 1
             small_server.admin.release_all()
             done = await asyncio.gather(*waits)
             assert small_server.admin.call_count("WatchRuns") >= 1  # it reconnected
@@ -111,11 +157,13 @@ def test_server_restart_during_wait_is_survived(tmp_path) -> None:
     client = first.client()
     try:
         run = client.run("sample_tasks.sleepy", {"seconds": 30})
-        run.wait(quiet=True, wait_for="running")
+        # Unary polls, not a wait: no watch stream may be open before the waiting thread's.
+        _until(lambda: run.sync().phase is Phase.RUNNING, "the run starting")
+        assert _open_streams(first) == 0
         thread, result = _wait_in_thread(run, timeout=60)
-        time.sleep(0.5)
+        _until(lambda: _open_streams(first) >= 1, "the wait opening its watch stream")
         first.stop()
-        time.sleep(0.5)
+        _await_redial(port)
         second = DevServer(tasks=["tests.devserver.sample_tasks"], port=port, data_dir=tmp_path)
         second.start()
         try:
@@ -152,6 +200,20 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _cli_open_streams(port: int) -> int:
+    """``_open_streams`` for a devserver in another process, over its admin API."""
+    import grpc
+
+    try:
+        from flyte_remote_core.devserver.admin._pb import admin_pb2, admin_pb2_grpc
+    except ImportError:  # the layout before the devserver moved into sub-packages
+        from flyte_remote_core.devserver._admin_pb import admin_pb2, admin_pb2_grpc  # type: ignore[no-redef]
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        status = admin_pb2_grpc.AdminServiceStub(channel).GetStatus(admin_pb2.GetStatusRequest(), timeout=10)
+    return int(status.open_streams)
+
+
 def _start_cli(port: int, data_dir) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "flyte_remote_core.devserver", "--port", str(port), "--data-dir", str(data_dir),
@@ -173,12 +235,13 @@ def test_a_killed_server_does_not_hang_a_wait(tmp_path) -> None:
     second = None
     try:
         run = client.run("sample_tasks.sleepy", {"seconds": 60})
-        run.wait(quiet=True, wait_for="running")
+        _until(lambda: run.sync().phase is Phase.RUNNING, "the run starting")
+        assert _cli_open_streams(port) == 0
         thread, result = _wait_in_thread(run, timeout=90)
-        time.sleep(0.5)
+        _until(lambda: _cli_open_streams(port) >= 1, "the wait opening its watch stream")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
-        time.sleep(1.0)  # the client sees the connection die and keeps reconnecting
+        _await_redial(port)  # the client saw the connection die and is reconnecting
         second = _start_cli(port, tmp_path)
         _assert_wait_ended_by_the_restart(run, thread, result)
     finally:
