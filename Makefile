@@ -18,7 +18,13 @@ VENV30 := .venv-airflow30
 BIN30 := $(VENV30)/bin
 STAMP30 := $(VENV30)/.installed-$(shell (cat pyproject.toml; echo "$(AIRFLOW30_VERSION) $(AIRFLOW30_PINS)") | $(PYTHON) -c "import hashlib,sys;print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])")
 
-.PHONY: install install-compat lint lint-report test test-compat test-pythons demo bench protos clean
+# The official Flyte 2 SDK in a venv of its own: the devserver runs SDK-deployed tasks with its
+# Python (tests/devserver/sdk). It is never a dependency of this package.
+SDK_VERSION := 2.12.1
+VENV_SDK := .venv-sdk
+STAMP_SDK := $(VENV_SDK)/.installed-flyte-$(SDK_VERSION)
+
+.PHONY: install install-compat install-sdk lint lint-report test test-compat test-pythons demo bench protos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +51,18 @@ lint: install
 lint-report: install
 	$(BIN)/python tools/lint_report.py
 
-test: lint
+$(VENV_SDK)/bin/python:
+	$(PYTHON) -m venv $(VENV_SDK)
+	$(VENV_SDK)/bin/python -m pip install --quiet --upgrade pip
+
+$(STAMP_SDK): $(VENV_SDK)/bin/python
+	$(VENV_SDK)/bin/python -m pip install --quiet 'flyte==$(SDK_VERSION)'
+	rm -f $(VENV_SDK)/.installed-*
+	touch $(STAMP_SDK)
+
+install-sdk: $(STAMP_SDK)
+
+test: lint install-sdk
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	$(MAKE) test-compat
 
@@ -90,4 +107,4 @@ protos: install
 	bash protos/generate.sh
 
 clean:
-	rm -rf $(VENV) $(VENV30) build *.egg-info
+	rm -rf $(VENV) $(VENV30) $(VENV_SDK) build *.egg-info

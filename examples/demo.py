@@ -77,8 +77,10 @@ def backend() -> Iterator[tuple[str, bool]]:
 
     with tempfile.TemporaryDirectory(prefix="flyte-demo-") as data_dir:
         with DevServer(tasks=[EXAMPLE_TASKS], port=0, data_dir=data_dir) as server:
-            console.print(f"Started the embedded devserver at [bold]{server.endpoint}[/] "
-                          f"in {server.startup_seconds:.2f}s with the tasks of {EXAMPLE_TASKS}")
+            console.print(
+                f"Started the embedded devserver at [bold]{server.endpoint}[/] "
+                f"in {server.startup_seconds:.2f}s with the tasks of {EXAMPLE_TASKS}"
+            )
             os.environ.update({"FLYTE_ENDPOINT": server.endpoint, "FLYTE_INSECURE": "true"})
             yield server.endpoint, True
 
@@ -102,12 +104,19 @@ def client_step(demo: Demo, client: Any) -> None:
 
 
 def airflow_step(demo: Demo) -> None:
-    with demo.step("Airflow: the example DAG with airflow dags test") as step, \
-            tempfile.TemporaryDirectory(prefix="flyte-demo-airflow-") as home:
-        conn: dict[str, Any] = {"conn_type": "flyte", "host": demo.endpoint,
-                                "extra": {"insecure": demo.insecure,
-                                          "project": os.environ.get("FLYTE_PROJECT", "flytesnacks"),
-                                          "domain": os.environ.get("FLYTE_DOMAIN", "development")}}
+    with (
+        demo.step("Airflow: the example DAG with airflow dags test") as step,
+        tempfile.TemporaryDirectory(prefix="flyte-demo-airflow-") as home,
+    ):
+        conn: dict[str, Any] = {
+            "conn_type": "flyte",
+            "host": demo.endpoint,
+            "extra": {
+                "insecure": demo.insecure,
+                "project": os.environ.get("FLYTE_PROJECT", "flytesnacks"),
+                "domain": os.environ.get("FLYTE_DOMAIN", "development"),
+            },
+        }
         if os.environ.get("FLYTE_API_KEY"):
             conn["password"] = os.environ["FLYTE_API_KEY"]
         env = {
@@ -123,8 +132,9 @@ def airflow_step(demo: Demo) -> None:
         migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, cwd=REPO)
         if migrate.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{migrate.stderr[-2000:]}")
-        result = subprocess.run([airflow, "dags", "test", "flyte_example"], env=env, capture_output=True,
-                                text=True, cwd=REPO, timeout=300)
+        result = subprocess.run(
+            [airflow, "dags", "test", "flyte_example"], env=env, capture_output=True, text=True, cwd=REPO, timeout=300
+        )
         output = result.stdout + result.stderr
         report = next((line for line in output.splitlines() if "add says" in line), "")
         if report:
@@ -143,10 +153,12 @@ def dagster_step(demo: Demo) -> None:
         from flyte_dagster import flyte_resource
 
         with dg.instance_for_test() as instance:
-            result = dg.materialize([total, readings, summary, report], resources={"flyte": flyte_resource},
-                                    instance=instance)
-            partition = dg.materialize([greeting], partition_key="ada", resources={"flyte": flyte_resource},
-                                       instance=instance)
+            result = dg.materialize(
+                [total, readings, summary, report], resources={"flyte": flyte_resource}, instance=instance
+            )
+            partition = dg.materialize(
+                [greeting], partition_key="ada", resources={"flyte": flyte_resource}, instance=instance
+            )
             value = result.output_for_node("report")
             console.print(f"The downstream Dagster asset computed: [green]{value}")
             step.ok = result.success and partition.success and value.startswith("total=3")

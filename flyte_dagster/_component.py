@@ -34,35 +34,43 @@ class FlyteTaskComponent(dg.Component, dg.Model, dg.Resolvable):
     """
 
     task: str = Field(description="Name of the deployed Flyte task, e.g. 'tasks.add'.")
-    key: str | None = Field(default=None, description="Asset key ('a/b' for a multi-part key); default: the task's "
-                            "function name.")
+    key: str | None = Field(
+        default=None, description="Asset key ('a/b' for a multi-part key); default: the task's function name."
+    )
     inputs: dict[str, Any] | None = Field(default=None, description="Static task inputs (run config can override).")
-    ins: dict[str, str] | None = Field(default=None, description="Task input name -> upstream asset key whose value "
-                                       "feeds it.")
+    ins: dict[str, str] | None = Field(
+        default=None, description="Task input name -> upstream asset key whose value feeds it."
+    )
     deps: list[str] | None = Field(default=None, description="Upstream asset keys this asset depends on (no value).")
     partition_input: str | None = Field(default=None, description="Task input that receives the partition key.")
     static_partitions: list[str] | None = Field(default=None, description="Static partition keys.")
-    daily_partitions_start: str | None = Field(default=None, description="Start date of daily partitions "
-                                               "(YYYY-MM-DD).")
+    daily_partitions_start: str | None = Field(default=None, description="Start date of daily partitions (YYYY-MM-DD).")
     version: str | None = Field(default=None, description="Task version (default: latest).")
     project: str | None = None
     domain: str | None = None
     resource_key: str = "flyte"
-    interface: dict[str, Any] | None = Field(default=None, description="Declared interface: {inputs: {name: type}, "
-                                             "outputs: [names], optional_inputs: [names]}.")
-    output_keys: dict[str, str] | None = Field(default=None, description="Output name -> asset key, for tasks with "
-                                               "several outputs.")
+    interface: dict[str, Any] | None = Field(
+        default=None,
+        description="Declared interface: {inputs: {name: type}, outputs: [names], optional_inputs: [names]}.",
+    )
+    output_keys: dict[str, str] | None = Field(
+        default=None, description="Output name -> asset key, for tasks with several outputs."
+    )
     group_name: str | None = None
     description: str | None = None
     tags: dict[str, str] | None = None
     kinds: list[str] | None = None
-    connection: dict[str, Any] | None = Field(default=None, description="FlyteResource fields (endpoint, project, "
-                                              "domain, insecure, ...); binds a resource under resource_key.")
+    connection: dict[str, Any] | None = Field(
+        default=None,
+        description="FlyteResource fields (endpoint, project, "
+        "domain, insecure, ...); binds a resource under resource_key.",
+    )
 
     def _partitions(self) -> dg.PartitionsDefinition | None:
         if self.static_partitions and self.daily_partitions_start:
-            raise dg.DagsterInvalidDefinitionError("FlyteTaskComponent: give static_partitions or "
-                                                   "daily_partitions_start, not both")
+            raise dg.DagsterInvalidDefinitionError(
+                "FlyteTaskComponent: give static_partitions or daily_partitions_start, not both"
+            )
         if self.static_partitions:
             return dg.StaticPartitionsDefinition(list(self.static_partitions))
         if self.daily_partitions_start:

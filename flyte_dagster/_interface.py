@@ -5,16 +5,29 @@ That can come from two places:
 
 * declared in code (``FlyteTaskInterface.declare("tasks.add", inputs={"x": int}, outputs={"o0": int})``):
   no remote call ever happens while definitions load;
-* looked up from the backend once per code-location load (:func:`fetch_task_interface`):
-  the result is kept in an in-process cache and stored in Dagster's *reconstruction
-  metadata*, so run and step workers, which load the definitions again, reuse it and
-  never call the backend at load time.
+* read from a snapshot file (``FLYTE_DAGSTER_INTERFACE_SNAPSHOT=path``, written and
+  refreshed explicitly with ``python -m flyte_dagster.snapshot <definitions module>``): no
+  remote call at load time;
+* looked up from the backend once per code-location load (:func:`fetch_task_interface`),
+  batched: one ListTasks per project and domain for every asset of the load (then
+  GetTaskDetails per task, ListTasks carries no interfaces), over one client. The result is
+  kept in an in-process cache and stored in Dagster's *reconstruction metadata*, so run and
+  step workers, which load the definitions again, reuse it and never call the backend at
+  load time;
+* lazily (``interface="lazy"``, or when no backend is configured or reachable while the
+  definitions load): the definitions are built from the input names given in code and one
+  output, and the task's interface is fetched when the step runs, before the launch, where
+  the input names are checked.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -69,6 +82,8 @@ class FlyteTaskInterface:
     project: str = ""
     domain: str = ""
     description: str = ""
+    # Built without the backend (``interface="lazy"``): names from the code, checked at run time.
+    lazy: bool = field(default=False, compare=False)
 
     # -- construction -----------------------------------------------------------------
     @classmethod
@@ -105,7 +120,9 @@ class FlyteTaskInterface:
                 FlyteInputSpec(n, _type_name(t), n not in optional_inputs, None if isinstance(t, str) else t)
                 for n, t in items(inputs)
             ),
-            outputs=tuple(FlyteOutputSpec(n, _type_name(t), None if isinstance(t, str) else t) for n, t in items(outputs)),
+            outputs=tuple(
+                FlyteOutputSpec(n, _type_name(t), None if isinstance(t, str) else t) for n, t in items(outputs)
+            ),
             description=description,
         )
 
@@ -140,11 +157,10 @@ class FlyteTaskInterface:
             raise dg.DagsterInvalidDefinitionError(
                 f"Flyte task {self.task_name!r} has no output(s) {sorted(unknown)}; its outputs are {self.output_names}"
             )
-        outputs = tuple(
-            FlyteOutputSpec(o.name, o.type, output_types.get(o.name, o.python_type)) for o in self.outputs
+        outputs = tuple(FlyteOutputSpec(o.name, o.type, output_types.get(o.name, o.python_type)) for o in self.outputs)
+        return FlyteTaskInterface(
+            self.task_name, self.inputs, outputs, self.version, self.project, self.domain, self.description, self.lazy
         )
-        return FlyteTaskInterface(self.task_name, self.inputs, outputs, self.version, self.project, self.domain,
-                                  self.description)
 
     def output_types(self) -> dict[str, Any]:
         return {o.name: o.python_type for o in self.outputs if o.python_type is not None}
@@ -160,20 +176,28 @@ class FlyteTaskInterface:
 
     # -- serialization -------------------------------------------------------------------
     def to_json(self) -> str:
-        return json.dumps({
-            "task_name": self.task_name, "version": self.version, "project": self.project, "domain": self.domain,
-            "description": self.description,
-            "inputs": [{"name": i.name, "type": i.type, "required": i.required} for i in self.inputs],
-            "outputs": [{"name": o.name, "type": o.type} for o in self.outputs],
-        }, sort_keys=True)
+        return json.dumps(
+            {
+                "task_name": self.task_name,
+                "version": self.version,
+                "project": self.project,
+                "domain": self.domain,
+                "description": self.description,
+                "inputs": [{"name": i.name, "type": i.type, "required": i.required} for i in self.inputs],
+                "outputs": [{"name": o.name, "type": o.type} for o in self.outputs],
+            },
+            sort_keys=True,
+        )
 
     @classmethod
     def from_json(cls, text: str | Mapping[str, Any]) -> FlyteTaskInterface:
         data = json.loads(text) if isinstance(text, str) else text
         return cls(
             task_name=data["task_name"],
-            inputs=tuple(FlyteInputSpec(i["name"], i.get("type", "any"), bool(i.get("required", True)))
-                         for i in data.get("inputs", ())),
+            inputs=tuple(
+                FlyteInputSpec(i["name"], i.get("type", "any"), bool(i.get("required", True)))
+                for i in data.get("inputs", ())
+            ),
             outputs=tuple(FlyteOutputSpec(o["name"], o.get("type", "any")) for o in data.get("outputs", ())),
             version=data.get("version", ""),
             project=data.get("project", ""),
@@ -226,6 +250,144 @@ def load_once(key: str, fetch: Any) -> str:
     return state
 
 
+SNAPSHOT_ENV = "FLYTE_DAGSTER_INTERFACE_SNAPSHOT"
+# Set by ``python -m flyte_dagster.snapshot``: look everything up, ignore (and then rewrite) the file.
+REFRESH_ENV = "FLYTE_DAGSTER_INTERFACE_SNAPSHOT_REFRESH"
+
+
+def _snapshot_path() -> str | None:
+    return os.environ.get(SNAPSHOT_ENV) or None
+
+
+_SNAPSHOT: dict[str, tuple[float, dict[str, str]]] = {}
+
+
+def read_snapshot(path: str | None = None) -> dict[str, str]:
+    """The interfaces stored in the snapshot file (key -> interface JSON); {} without one."""
+    path = path or _snapshot_path()
+    if not path or os.environ.get(REFRESH_ENV):
+        return {}
+    try:
+        mtime = os.path.getmtime(path)
+    except OSError:
+        return {}
+    cached = _SNAPSHOT.get(path)
+    if cached is None or cached[0] != mtime:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        entries = data.get("interfaces", data) if isinstance(data, dict) else {}
+        cached = (mtime, {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in entries.items()})
+        _SNAPSHOT[path] = cached
+    return dict(cached[1])
+
+
+def write_snapshot(path: str, entries: Mapping[str, str] | None = None) -> int:
+    """Write the interfaces looked up in this process (or ``entries``) to ``path``; returns how many."""
+    values = dict(_CACHE if entries is None else entries)
+    payload = {"version": 1, "interfaces": {k: json.loads(v) for k, v in sorted(values.items())}}
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)
+    _SNAPSHOT.pop(path, None)
+    return len(values)
+
+
+class _Batch:
+    """One client and one task listing per scope, for every lookup of a definitions load."""
+
+    def __init__(self, resource: FlyteResource) -> None:
+        self.resource = resource
+        self.client: Any = None
+        self.versions: dict[tuple[str, str], dict[str, str]] = {}
+        self.lock = threading.Lock()
+        # The backend did not answer: the rest of this load goes lazy (for a minute, not forever).
+        self.failed: Exception | None = None
+        self.failed_at = 0.0
+
+    def get_client(self) -> Any:
+        if self.client is None:
+            self.client = self.resource.make_client()
+        return self.client
+
+    def lookup(self, task_name: str, version: str | None, project: str | None, domain: str | None) -> Task:
+        from flyte_remote_core import NotFoundError
+
+        with self.lock:
+            if self.failed is not None and time.monotonic() - self.failed_at < 60.0:
+                raise self.failed
+            try:
+                return self._lookup(task_name, version, project, domain)
+            except NotFoundError:
+                raise
+            except Exception as exc:
+                self.failed, self.failed_at = exc, time.monotonic()
+                raise
+
+    def _lookup(self, task_name: str, version: str | None, project: str | None, domain: str | None) -> Task:
+        client = self.get_client()
+        if version in (None, "", "latest"):
+            scope = (project or "", domain or "")
+            listing = self.versions.get(scope)
+            if listing is None:
+                log.info("listing the deployed Flyte tasks once for this definitions load")
+                listing = self.versions[scope] = {
+                    t.name: t.version for t in client.list_tasks(project=project, domain=domain, limit=1000)
+                }
+            version = listing.get(task_name)  # None: not listed (a large project): look it up by name
+        task: Task = client.get_task(task_name, version, project=project, domain=domain)
+        return task
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception as exc:  # best effort at exit
+                log.debug("closing the lookup client failed: %s", exc)
+
+
+_BATCHES: dict[str, _Batch] = {}
+_BATCHES_LOCK = threading.Lock()
+
+
+def _batch_for(resource: FlyteResource) -> _Batch:
+    from flyte_remote_core.orchestration import settings_key
+
+    key = f"{os.getpid()}:{settings_key(resource._settings())}"
+    with _BATCHES_LOCK:
+        batch = _BATCHES.get(key)
+        if batch is None:
+            batch = _BATCHES[key] = _Batch(resource)
+        return batch
+
+
+@atexit.register
+def _close_batches() -> None:
+    for batch in list(_BATCHES.values()):
+        batch.close()
+    _BATCHES.clear()
+
+
+def interface_key(
+    resource: FlyteResource | None,
+    task_name: str,
+    *,
+    version: str | None = None,
+    project: str | None = None,
+    domain: str | None = None,
+) -> str:
+    """Where a task's interface is kept (cache, snapshot and reconstruction metadata)."""
+    from ._resource import FlyteResource
+
+    res = resource if resource is not None else FlyteResource()
+    default_project, default_domain = res.scope()
+    return (
+        f"flyte_dagster/task/{project or default_project}/{domain or default_domain}/{task_name}@{version or 'latest'}"
+    )
+
+
 def fetch_task_interface(
     resource: FlyteResource | None,
     task_name: str,
@@ -242,62 +404,115 @@ def fetch_task_interface(
     from ._resource import FlyteResource
 
     res = resource if resource is not None else FlyteResource()
-    default_project, default_domain = res.scope()
-    scope_project = project or default_project
-    scope_domain = domain or default_domain
-    key = f"flyte_dagster/task/{scope_project}/{scope_domain}/{task_name}@{version or 'latest'}"
+    key = interface_key(res, task_name, version=version, project=project, domain=domain)
+    snapshot = read_snapshot()
+    if key in snapshot:
+        _CACHE.setdefault(key, snapshot[key])
 
     def fetch() -> str:
         from flyte_remote_core import FlyteError, NotFoundError
 
         log.info("looking up the interface of Flyte task %s (once per definitions load)", task_name)
         try:
-            with res.make_client() as client:
-                task = client.get_task(task_name, version, project=project, domain=domain)
-                return FlyteTaskInterface.from_task(task).to_json()
+            task = _batch_for(res).lookup(task_name, version, project, domain)
+            return FlyteTaskInterface.from_task(task).to_json()
         except NotFoundError as exc:
             raise dg.DagsterInvalidDefinitionError(
                 f"Flyte task {task_name!r} (version {version or 'latest'}) was not found: {exc}"
             ) from None
         except FlyteError as exc:
-            raise dg.DagsterInvalidDefinitionError(
+            raise BackendUnavailable(
                 f"could not look up the interface of Flyte task {task_name!r}: {exc}. Declare it in code "
-                "(FlyteTaskInterface.declare) to build definitions without calling the backend."
+                "(FlyteTaskInterface.declare), use interface='lazy', or a snapshot "
+                f"({SNAPSHOT_ENV}) to build definitions without calling the backend."
             ) from exc
 
     return FlyteTaskInterface.from_json(load_once(key, fetch))
 
 
+class BackendUnavailable(dg.DagsterInvalidDefinitionError):
+    """The interface could not be looked up: no backend configured, or it did not answer."""
+
+
+def lazy_interface(
+    task_name: str, input_names: Sequence[str], output_names: Sequence[str] = ("o0",)
+) -> FlyteTaskInterface:
+    """An interface built from the names given in code only; checked against the task at run time."""
+    return FlyteTaskInterface(
+        task_name=task_name,
+        inputs=tuple(FlyteInputSpec(n, "any", False) for n in input_names),
+        outputs=tuple(FlyteOutputSpec(n) for n in output_names),
+        lazy=True,
+    )
+
+
+def check_lazy_inputs(task: Any, given: Sequence[str]) -> str | None:
+    """What is wrong with the input names ``given`` to ``task`` (a fetched Task), or None."""
+    known = [i.name for i in task.inputs]
+    unknown = [n for n in given if n not in known]
+    if unknown:
+        return f"Flyte task {task.name!r} has no input(s) {unknown}; its inputs are {known}"
+    missing = [i.name for i in task.inputs if i.required and i.name not in given]
+    if missing:
+        return f"Flyte task {task.name!r}: required input(s) {missing} are not given through ins, inputs or config"
+    return None
+
+
 def clear_interface_cache() -> None:
-    """Forget cached interfaces (the next definitions load looks them up again)."""
+    """Forget cached interfaces and listings (the next definitions load looks them up again)."""
     _CACHE.clear()
+    _SNAPSHOT.clear()
+    _close_batches()
 
 
 def resolve_interface(
     task_name: str,
-    interface: FlyteTaskInterface | Mapping[str, Any] | None,
+    interface: FlyteTaskInterface | Mapping[str, Any] | str | None,
     *,
     resource: FlyteResource | None = None,
     version: str | None = None,
     project: str | None = None,
     domain: str | None = None,
     output_types: Mapping[str, Any] | None = None,
+    given_inputs: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
 ) -> FlyteTaskInterface:
-    """The interface to build definitions from: declared (no remote call) or looked up once."""
-    if interface is None:
-        iface = fetch_task_interface(resource, task_name, version=version, project=project, domain=domain)
+    """The interface to build definitions from: declared (no remote call), from the snapshot, or
+    looked up once; lazy (``"lazy"``, or no backend reachable) when ``given_inputs`` says what the
+    code feeds the task."""
+    lazy_ok = given_inputs is not None
+    if interface == "lazy":
+        if not lazy_ok:
+            raise dg.DagsterInvalidDefinitionError(f"Flyte task {task_name!r}: interface='lazy' is for assets")
+        iface = lazy_interface(task_name, list(given_inputs or ()), list(output_names or ("o0",)))
+    elif interface is None:
+        try:
+            iface = fetch_task_interface(resource, task_name, version=version, project=project, domain=domain)
+        except BackendUnavailable as exc:
+            if not lazy_ok:
+                raise
+            log.warning("%s; building the asset lazily (its interface is checked when it runs)", exc)
+            iface = lazy_interface(task_name, list(given_inputs or ()), list(output_names or ("o0",)))
     elif isinstance(interface, FlyteTaskInterface):
         iface = interface
     elif isinstance(interface, Mapping):
         iface = FlyteTaskInterface.declare(
-            task_name, inputs=interface.get("inputs", ()), outputs=interface.get("outputs", ("o0",)),
+            task_name,
+            inputs=interface.get("inputs", ()),
+            outputs=interface.get("outputs", ("o0",)),
             optional_inputs=interface.get("optional_inputs", ()),
         )
     else:
         raise dg.DagsterInvalidDefinitionError(
-            f"Flyte task {task_name!r}: interface must be a FlyteTaskInterface or a mapping, got {type(interface).__name__}"
+            f"Flyte task {task_name!r}: interface must be a FlyteTaskInterface or a mapping, "
+            f"got {type(interface).__name__}"
         )
     if iface.task_name != task_name:
-        iface = FlyteTaskInterface(task_name, iface.inputs, iface.outputs, iface.version, iface.project, iface.domain,
-                                   iface.description)
+        iface = FlyteTaskInterface(
+            task_name, iface.inputs, iface.outputs, iface.version, iface.project, iface.domain, iface.description
+        )
+    if iface.lazy and output_types:
+        unknown = set(output_types) - set(iface.output_names)
+        if unknown:  # the lazy outputs are the code's guess: take the names output_types gives
+            iface = lazy_interface(task_name, iface.input_names, sorted({*iface.output_names, *unknown}))
     return iface.with_output_types(output_types)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+from dagster import OpExecutionContext  # by this name: Dagster reads the annotation as text
 
 from ._interface import FlyteTaskInterface, resolve_interface
 
@@ -17,7 +18,7 @@ __all__ = ["build_flyte_op"]
 
 INPUTS_CONFIG = {
     "inputs": dg.Field(
-        dg.Permissive(),
+        dg.Permissive(),  # type: ignore[no-untyped-call]
         is_required=False,
         default_value={},
         description="Task inputs that override the static inputs given in code.",
@@ -67,23 +68,34 @@ def build_flyte_op(
     ``Out`` then type-checks against that class. Inputs with a remote default are optional
     ``In``\\ s (unconnected or None means "use the task's default").
     """
-    iface = resolve_interface(task_name, interface, resource=resource, version=version, project=project,
-                              domain=domain, output_types=output_types)
+    iface = resolve_interface(
+        task_name,
+        interface,
+        resource=resource,
+        version=version,
+        project=project,
+        domain=domain,
+        output_types=output_types,
+    )
     static = dict(inputs or {})
     iface.check_inputs(list(static), what="inputs")
     if "start_after" in iface.input_names:
-        raise dg.DagsterInvalidDefinitionError(f"Flyte task {task_name!r} has an input named 'start_after', which "
-                                               "build_flyte_op reserves for ordering")
+        raise dg.DagsterInvalidDefinitionError(
+            f"Flyte task {task_name!r} has an input named 'start_after', which build_flyte_op reserves for ordering"
+        )
     ins: dict[str, dg.In] = {}
     for spec in iface.inputs:
         if spec.name in static:
             continue
-        kind = spec.python_type if spec.python_type is not None else Any
+        kind: Any = spec.python_type if spec.python_type is not None else Any
         if spec.required:
             ins[spec.name] = dg.In(kind, description=f"Flyte input ({spec.type})")
         else:
-            ins[spec.name] = dg.In(Optional[kind] if kind is not Any else Any, default_value=None,  # noqa: UP045
-                                   description=f"Flyte input ({spec.type}, optional: the task has a default)")
+            ins[spec.name] = dg.In(
+                kind | None if kind is not Any else Any,
+                default_value=None,
+                description=f"Flyte input ({spec.type}, optional: the task has a default)",
+            )
     ins["start_after"] = dg.In(dg.Nothing)
     outs = {
         o.name: dg.Out(o.python_type if o.python_type is not None else Any, description=f"Flyte output ({o.type})")
@@ -92,7 +104,21 @@ def build_flyte_op(
     types = iface.output_types()
     options = dict(run_options or {})
 
-    @dg.op(
+    def _flyte_op(context: OpExecutionContext, **upstream: Any) -> Any:
+        flyte = getattr(context.resources, resource_key)
+        values = merged_inputs(context, static, upstream)
+        result = flyte.run_task(
+            context, task_name, values, version=version, output_types=types, project=project, domain=domain, **options
+        )
+        for out in iface.outputs:
+            yield dg.Output(result.outputs.get(out.name), output_name=out.name, metadata=result.metadata)
+        if not iface.outputs:
+            context.log.info(f"Flyte run {result.run_name} succeeded: {result.url}")
+
+    # The annotation is text (``from __future__ import annotations``) and Dagster compares it with
+    # the class itself: hand it the class.
+    _flyte_op.__annotations__["context"] = OpExecutionContext
+    decorate = dg.op(
         name=name or definition_name(task_name),
         description=description or iface.description or f"Runs the Flyte task {task_name}.",
         ins=ins,
@@ -102,14 +128,4 @@ def build_flyte_op(
         tags={"dagster-flyte/task": task_name, **(tags or {})},
         retry_policy=retry_policy,
     )
-    def _flyte_op(context, **upstream: Any) -> Any:
-        flyte = getattr(context.resources, resource_key)
-        values = merged_inputs(context, static, upstream)
-        result = flyte.run_task(context, task_name, values, version=version, output_types=types, project=project,
-                                domain=domain, **options)
-        for out in iface.outputs:
-            yield dg.Output(result.outputs.get(out.name), output_name=out.name, metadata=result.metadata)
-        if not iface.outputs:
-            context.log.info(f"Flyte run {result.run_name} succeeded: {result.url}")
-
-    return _flyte_op
+    return decorate(_flyte_op)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+
+from flyte_remote_core.orchestration import RunLike, abort_quietly_sync
 
 __all__ = ["Shield", "abort_run", "shielded"]
 
@@ -53,14 +54,7 @@ def interrupted_error() -> BaseException:
     return dg.DagsterExecutionInterruptedError()
 
 
-def abort_run(run: Any, reason: str) -> bool:
+def abort_run(run: RunLike, reason: str) -> bool:
     """Abort ``run`` (shielded); True if the backend accepted it, False otherwise (never raises)."""
-    import logging
-
     with shielded():
-        try:
-            run.abort(reason)
-            return True
-        except Exception as exc:  # noqa: BLE001 - best effort on the way out; the caller reports it
-            logging.getLogger("flyte_dagster").warning("could not abort Flyte run %s: %s", run.name, exc)
-            return False
+        return abort_quietly_sync(run, reason)

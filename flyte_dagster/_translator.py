@@ -43,7 +43,8 @@ class DagsterFlyteTranslator:
                 f"{METADATA_PREFIX}project": props.project,
                 f"{METADATA_PREFIX}domain": props.domain,
                 f"{METADATA_PREFIX}inputs": dg.MetadataValue.json(
-                    {i.name: i.type + ("" if i.required else " (optional)") for i in props.inputs}),
+                    {i.name: i.type + ("" if i.required else " (optional)") for i in props.inputs}
+                ),
                 f"{METADATA_PREFIX}outputs": dg.MetadataValue.json({o.name: o.type for o in props.outputs}),
             },
         )

@@ -21,7 +21,15 @@ from ._names import check_run_name
 from ._records import Project, Run, Secret, Task, Trigger, User, create_run, fetch_task, get_run, run_spec
 from ._services import Scope, ServiceSet, upload_dir, upload_file
 from ._syncify import LoopThread, syncify
-from ._transport import ClientConfig, Rpc, channel_config, collect_pages, parse_api_key, parse_endpoint, settings_from_env
+from ._transport import (
+    ClientConfig,
+    Rpc,
+    channel_config,
+    collect_pages,
+    parse_api_key,
+    parse_endpoint,
+    settings_from_env,
+)
 from .orchestration import LaunchOutcome, RunResult, launch_or_attach, run_to_completion, wait_for_result
 
 
@@ -55,7 +63,8 @@ class FlyteClient:
             if key is None:
                 raise ConfigurationError(
                     "FlyteClient: endpoint is required (for example 'localhost:8090' or 'dns:///flyte.example.com'), "
-                    "or an api_key that names one")
+                    "or an api_key that names one"
+                )
             endpoint = key.endpoint  # as the official SDK does: the key carries its endpoint
         parsed = parse_endpoint(endpoint)  # raises ConfigurationError on junk
         if key is not None and not org:
@@ -82,8 +91,14 @@ class FlyteClient:
         # tokens) are shared by the channels of every event loop.
         self._channel_config = channel_config(**self.config.channel_kwargs())
         rpc = Rpc(self._channel_config.open, key=self.config.key(), timeout=rpc_timeout)
-        self._services = ServiceSet(rpc, Scope(self.org, self.project, self.domain), config=self.config,
-                                    endpoint=parsed, loop_thread=LoopThread(), console_base=console_url)
+        self._services = ServiceSet(
+            rpc,
+            Scope(self.org, self.project, self.domain),
+            config=self.config,
+            endpoint=parsed,
+            loop_thread=LoopThread(),
+            console_base=console_url,
+        )
         self._closed = False
 
     @classmethod
@@ -142,20 +157,24 @@ class FlyteClient:
         """The typed per-service facades this client is built on (``Run(pb2, services=client.services)``)."""
         return self._services
 
-    def run_url(self, run_name: str, *, project: str | None = None, domain: str | None = None,
-                action: str | None = None) -> str:
+    def run_url(
+        self, run_name: str, *, project: str | None = None, domain: str | None = None, action: str | None = None
+    ) -> str:
         """The console URL of a run (action pages add ``?i=<action>``)."""
         return self._services.run_url(run_name, project=project, domain=domain, action=action)
 
     # -- tasks ----------------------------------------------------------------------------
     @syncify
-    async def get_task(self, name: str, version: str | None = None, *, project: str | None = None,
-                       domain: str | None = None) -> Task:
+    async def get_task(
+        self, name: str, version: str | None = None, *, project: str | None = None, domain: str | None = None
+    ) -> Task:
         """A deployed task; ``version`` None or "latest" picks the newest deployed version."""
         return await fetch_task(self._services, name, version, project=project, domain=domain)
 
     @syncify
-    async def list_tasks(self, *, project: str | None = None, domain: str | None = None, limit: int = 200) -> list[Task]:
+    async def list_tasks(
+        self, *, project: str | None = None, domain: str | None = None, limit: int = 200
+    ) -> list[Task]:
         """The latest version of every task deployed in a project and domain."""
         project, domain = self._services.scope.resolve(project, domain)
 
@@ -191,11 +210,20 @@ class FlyteClient:
         """
         if name is not None:
             check_run_name(name)
-        options = dict(labels=labels, annotations=annotations, envs=envs, overwrite_cache=overwrite_cache,
-                       interruptible=interruptible, queue=queue)
+        options: dict[str, Any] = dict(
+            labels=labels,
+            annotations=annotations,
+            envs=envs,
+            overwrite_cache=overwrite_cache,
+            interruptible=interruptible,
+            queue=queue,
+        )
         run_spec(**options)  # raises InvalidRunOptionError before any call
-        task = task_or_name if isinstance(task_or_name, Task) else await self.get_task.aio(
-            task_or_name, version, project=project, domain=domain)
+        task = (
+            task_or_name
+            if isinstance(task_or_name, Task)
+            else await self.get_task.aio(task_or_name, version, project=project, domain=domain)
+        )
         prepared = task.to_inputs(inputs)
         project, domain = project or task.project, domain or task.domain
         if name is not None:
@@ -208,8 +236,9 @@ class FlyteClient:
         return await self.create_run.aio(task, prepared, name=name, project=project, domain=domain, **options)
 
     @syncify
-    async def create_run(self, task: Task, inputs: Any, *, name: str | None, project: str, domain: str,
-                         **run_options: Any) -> Run:
+    async def create_run(
+        self, task: Task, inputs: Any, *, name: str | None, project: str, domain: str, **run_options: Any
+    ) -> Run:
         """Launch already-converted inputs (``task.to_inputs(...)``): the SDK's UploadInputs + CreateRun.
 
         Unlike :meth:`run` it makes no pre-check read: a named run that turns out to exist
@@ -223,21 +252,30 @@ class FlyteClient:
         return await get_run(self._services, name, project=project, domain=domain)
 
     @syncify
-    async def list_runs(self, *, project: str | None = None, domain: str | None = None, task_name: str | None = None,
-                        limit: int = 100) -> list[Run]:
+    async def list_runs(
+        self, *, project: str | None = None, domain: str | None = None, task_name: str | None = None, limit: int = 100
+    ) -> list[Run]:
         project, domain = self._services.scope.resolve(project, domain)
 
         async def page(token: str, size: int) -> tuple[list[Run], str]:
-            runs, next_token = await self._services.runs.list_page(project, domain, task_name=task_name, token=token,
-                                                                   size=size)
+            runs, next_token = await self._services.runs.list_page(
+                project, domain, task_name=task_name, token=token, size=size
+            )
             return [Run(r, services=self._services) for r in runs], next_token
 
         return await collect_pages(page, limit)
 
     # -- orchestration (see flyte_remote_core.orchestration) ---------------------------------
     @syncify
-    async def run_to_completion(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str = "",
-                                attempt: int = 1, **options: Any) -> RunResult:
+    async def run_to_completion(
+        self,
+        task: Task | str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        key: str = "",
+        attempt: int = 1,
+        **options: Any,
+    ) -> RunResult:
         """Launch or attach, wait, and return a :class:`RunResult`; see :func:`flyte_remote_core.run_to_completion`."""
         return await run_to_completion(self, task, inputs, key=key, attempt=attempt, **options)
 
@@ -247,10 +285,20 @@ class FlyteClient:
         return await wait_for_result(self, run, **options)
 
     @syncify
-    async def launch_or_attach(self, task: Task | str, inputs: Mapping[str, Any] | None = None, *, key: str = "",
-                               attempt: int = 1, prefix: str = "r", **options: Any) -> LaunchOutcome:
+    async def launch_or_attach(
+        self,
+        task: Task | str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        key: str = "",
+        attempt: int = 1,
+        prefix: str = "r",
+        **options: Any,
+    ) -> LaunchOutcome:
         """Idempotent launch for orchestrators; see :func:`flyte_remote_core.launch_or_attach`."""
-        return await launch_or_attach(self, task, dict(inputs or {}), key=key, attempt=attempt, prefix=prefix, **options)
+        return await launch_or_attach(
+            self, task, dict(inputs or {}), key=key, attempt=attempt, prefix=prefix, **options
+        )
 
     # -- projects, secrets, triggers, user, uploads -----------------------------------------
     @syncify
@@ -262,14 +310,21 @@ class FlyteClient:
         return [Project(p, services=self._services) for p in await self._services.projects.list(limit)]
 
     @syncify
-    async def create_secret(self, name: str, value: str | bytes, *, project: str | None = None,
-                            domain: str | None = None, type: str = "generic") -> None:
+    async def create_secret(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        type: str = "generic",
+    ) -> None:
         try:
             secret_type = definition_pb2.SecretType.Value(f"SECRET_TYPE_{str(type).upper()}")
         except ValueError:
-            names = [n.removeprefix("SECRET_TYPE_").lower() for n in definition_pb2.SecretType.keys()]
+            names = [n.removeprefix("SECRET_TYPE_").lower() for n in definition_pb2.SecretType.keys()]  # noqa: SIM118 (an enum wrapper, not a dict)
             raise ConfigurationError(f"create_secret: type must be one of {names}, got {type!r}") from None
-        spec = definition_pb2.SecretSpec(type=secret_type)
+        spec = definition_pb2.SecretSpec(type=secret_type)  # type: ignore[arg-type]
         if isinstance(value, bytes):
             spec.binary_value = value
         else:
@@ -282,7 +337,9 @@ class FlyteClient:
         return Secret(secret, services=self._services)
 
     @syncify
-    async def list_secrets(self, *, project: str | None = None, domain: str | None = None, limit: int = 100) -> list[Secret]:
+    async def list_secrets(
+        self, *, project: str | None = None, domain: str | None = None, limit: int = 100
+    ) -> list[Secret]:
         return [Secret(s, services=self._services) for s in await self._services.secrets.list(project, domain, limit)]
 
     @syncify
@@ -290,22 +347,25 @@ class FlyteClient:
         await self._services.secrets.delete(self._services.secrets.secret_id(name, project, domain))
 
     @syncify
-    async def get_trigger(self, name: str, *, task_name: str, project: str | None = None,
-                          domain: str | None = None) -> Trigger:
+    async def get_trigger(
+        self, name: str, *, task_name: str, project: str | None = None, domain: str | None = None
+    ) -> Trigger:
         triggers = self._services.triggers
         response = await triggers.details(triggers.trigger_name(name, task_name, project, domain))
         return Trigger.from_details(response.trigger, self._services)
 
     @syncify
-    async def list_triggers(self, *, task_name: str | None = None, project: str | None = None,
-                            domain: str | None = None, limit: int = 100) -> list[Trigger]:
+    async def list_triggers(
+        self, *, task_name: str | None = None, project: str | None = None, domain: str | None = None, limit: int = 100
+    ) -> list[Trigger]:
         project, domain = self._services.scope.resolve(project, domain)
         response = await self._services.triggers.list(project, domain, task_name, limit)
         return [Trigger(t, services=self._services) for t in response.triggers]
 
     @syncify
-    async def set_trigger_active(self, name: str, active: bool, *, task_name: str, project: str | None = None,
-                                 domain: str | None = None) -> None:
+    async def set_trigger_active(
+        self, name: str, active: bool, *, task_name: str, project: str | None = None, domain: str | None = None
+    ) -> None:
         triggers = self._services.triggers
         await triggers.set_active(triggers.trigger_name(name, task_name, project, domain), active)
 

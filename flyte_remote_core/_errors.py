@@ -55,8 +55,8 @@ __all__ = [
     "PermissionDeniedError",
     "RemoteDeadlineExceededError",
     "RemoteError",
-    "RunAlreadyExistsError",
     "RunAbortedError",
+    "RunAlreadyExistsError",
     "RunError",
     "RunFailedError",
     "RunTimedOutError",
@@ -255,7 +255,6 @@ class RunError(FlyteError):
             text += f" (see {url})"
         super().__init__(text)
 
-
     @property
     def retryable(self) -> bool:
         """Whether an orchestrator should retry the step: only after a SYSTEM failure.
@@ -289,8 +288,7 @@ class WaitTimeoutError(FlyteError, TimeoutError):
         # True if the abort was accepted, False if it failed, None if none was tried.
         self.aborted: bool | None = None
         super().__init__(
-            f"run {run_name!r} did not finish within {timeout:g} s"
-            + (f" (last phase {phase})" if phase else "")
+            f"run {run_name!r} did not finish within {timeout:g} s" + (f" (last phase {phase})" if phase else "")
         )
 
 
@@ -323,8 +321,10 @@ _SECRET_PATTERNS = [
     re.compile(r"(?i)((?:api[_-]?key|client[_-]?secret|password|token|authorization)\s*[=:]\s*)[^\s,;&]+"),
     # Signed URLs: the query string carries the signature (S3, GCS, Azure, ours).
     re.compile(r"(?i)(https?://[^\s?\"']+\?)[^\s\"']+"),
-    re.compile(r"(?i)((?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential"
-               r"|signature|sig)=)[^&\s\"']+"),
+    re.compile(
+        r"(?i)((?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential"
+        r"|signature|sig)=)[^&\s\"']+"
+    ),
 ]
 _TLS_FAILURE = re.compile(r"(?i)certificate[_ ]verify[_ ]failed|ssl handshake failed|handshake failed.*ssl")
 

@@ -129,7 +129,7 @@ class BoundSyncified(Generic[T]):
     def __init__(self, func: Callable[..., Awaitable[T]], obj: Any) -> None:
         self._func = func
         self._obj = obj
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func)  # copies __doc__/__name__ onto a descriptor
 
     def __call__(self, *args: Any, **kwargs: Any) -> T:
         return _owner_loop_thread(self._obj).run(self._func(self._obj, *args, **kwargs))
@@ -143,7 +143,7 @@ class syncify(Generic[T]):
 
     def __init__(self, func: Callable[..., Awaitable[T]]) -> None:
         self._func = func
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]  # copies __doc__/__name__ onto a descriptor
 
     @overload
     def __get__(self, obj: None, objtype: type | None = None) -> syncify[T]: ...
@@ -159,7 +159,7 @@ class BoundSyncifiedGen(Generic[T]):
     def __init__(self, func: Callable[..., AsyncIterator[T]], obj: Any) -> None:
         self._func = func
         self._obj = obj
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func)  # copies __doc__/__name__ onto a descriptor
 
     def __call__(self, *args: Any, **kwargs: Any) -> Iterator[T]:
         return _owner_loop_thread(self._obj).iterate(self._func(self._obj, *args, **kwargs))
@@ -173,7 +173,7 @@ class syncify_gen(Generic[T]):
 
     def __init__(self, func: Callable[..., AsyncIterator[T]]) -> None:
         self._func = func
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]  # copies __doc__/__name__ onto a descriptor
 
     def __get__(self, obj: object | None, objtype: type | None = None) -> Any:
         if obj is None:
@@ -190,7 +190,7 @@ class ClientBound(Generic[T]):
 
     def __init__(self, func: Callable[..., Awaitable[T]]) -> None:
         self._func = func
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func)  # copies __doc__/__name__ onto a descriptor
 
     def __call__(self, *args: Any, **kwargs: Any) -> T:
         return _owner_loop_thread(resolve_client(kwargs.get("client"))).run(self._func(*args, **kwargs))
@@ -204,7 +204,7 @@ class syncify_classmethod(Generic[T]):
 
     def __init__(self, func: Callable[..., Awaitable[T]]) -> None:
         self._func = func
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]  # copies __doc__/__name__ onto a descriptor
 
     def __get__(self, obj: object | None, objtype: type | None = None) -> ClientBound[T]:
         owner = objtype if objtype is not None else type(obj)

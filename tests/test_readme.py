@@ -21,6 +21,8 @@ EXERCISED = {
     "make test": ".ci/run (CI calls exactly this)",
     "export AIRFLOW_CONN_FLYTE_DEFAULT=": "test_airflow_connection_json_from_the_readme",
     "flyte-devserver --port 8090 --tasks examples.tasks": "test_devserver_command_from_the_readme",
+    "flyte-devserver --port 8090 --sdk-python": "tests/examples/test_flyte_sdk_example.py",
+    "python examples/flyte_sdk/deploy.py": "tests/examples/test_flyte_sdk_example.py",
     "make bench": "test_benchmark_scripts_run",
 }
 
@@ -32,8 +34,11 @@ def blocks(language: str) -> list[str]:
 def code_lines(source: str) -> list[str]:
     """Code without comment-only lines, blank lines, docstring and __future__ import."""
     source = re.sub(r'^""".*?"""\n', "", source, flags=re.S)
-    return [line.rstrip() for line in source.splitlines()
-            if line.strip() and not line.strip().startswith("#") and "from __future__" not in line]
+    return [
+        line.rstrip()
+        for line in source.splitlines()
+        if line.strip() and not line.strip().startswith("#") and "from __future__" not in line
+    ]
 
 
 def test_every_shell_command_is_known_and_exercised() -> None:
@@ -123,8 +128,11 @@ def stated_results(block: str) -> dict[int, str]:
     The comment after a print is what the README says it prints; ``...`` stands for text that
     differs from run to run (a URL, a run name).
     """
-    return {number: line.split("#", 1)[1].strip() for number, line in enumerate(block.splitlines(), 1)
-            if line.lstrip().startswith("print(") and "#" in line}
+    return {
+        number: line.split("#", 1)[1].strip()
+        for number, line in enumerate(block.splitlines(), 1)
+        if line.lstrip().startswith("print(") and "#" in line
+    }
 
 
 def matches_stated(printed: str, stated: str) -> bool:
@@ -168,7 +176,8 @@ def test_client_example_prints_what_the_readme_says(flyte_devserver) -> None:
     for number, expected in stated.items():
         assert len(printed.get(number, [])) == 1, f"README line {lines[number - 1]!r} printed {printed.get(number)}"
         assert matches_stated(printed[number][0], expected), (
-            f"README says {lines[number - 1].strip()!r} prints {expected!r}; it printed {printed[number][0]!r}")
+            f"README says {lines[number - 1].strip()!r} prints {expected!r}; it printed {printed[number][0]!r}"
+        )
 
     # The prints that state no result: what the example is there to show.
     def output_of(code: str) -> str:
@@ -206,19 +215,31 @@ def test_pytest_fixture_example_passes(tmp_path) -> None:
     block = next(b for b in blocks("python") if "def test_add(flyte_devserver)" in b)
     test_file = tmp_path / "test_readme_fixture.py"
     test_file.write_text(textwrap.dedent(block))
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
-                            cwd=REPO, capture_output=True, text=True, timeout=100,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "1 passed" in result.stdout
 
 
 @pytest.mark.timeout(300)
 def test_benchmark_scripts_run() -> None:
-    result = subprocess.run([sys.executable, "-m", "benchmarks.run_all", "--quick"], cwd=REPO, capture_output=True,
-                            text=True, timeout=280)
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run_all", "--quick"], cwd=REPO, capture_output=True, text=True, timeout=280
+    )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]
-    for measure in ("notice latency", "launch throughput", "concurrent waits", "import flyte_remote_core",
-                    "start-up", "end to end"):
+    for measure in (
+        "notice latency",
+        "launch throughput",
+        "concurrent waits",
+        "import flyte_remote_core",
+        "start-up",
+        "end to end",
+    ):
         assert measure in out, measure

@@ -25,8 +25,9 @@ except ImportError:  # pragma: no cover - the summary then arrives as a dict
 ADD = FlyteTaskInterface.declare("tasks.add", inputs={"x": int, "y": int}, outputs={"o0": int})
 SUMMARIZE = FlyteTaskInterface.declare("tasks.summarize", inputs={"values": list}, outputs=["o0"])
 GREET = FlyteTaskInterface.declare("tasks.greet", inputs={"name": str}, outputs={"o0": str})
-SLOW = FlyteTaskInterface.declare("tasks.slow", inputs={"seconds": float}, optional_inputs=["seconds"],
-                                  outputs={"o0": float})
+SLOW = FlyteTaskInterface.declare(
+    "tasks.slow", inputs={"seconds": float}, optional_inputs=["seconds"], outputs={"o0": float}
+)
 
 # A Flyte run computes `total`; its output is the asset's value.
 total = build_flyte_asset("tasks.add", key="total", inputs={"x": 1, "y": 2}, interface=ADD, group_name="flyte")
@@ -40,13 +41,21 @@ def readings(total: int) -> list[float]:
 
 # `ins` feeds the value of the local asset `readings` to the task input `values`.
 summary = build_flyte_asset(
-    "tasks.summarize", key="summary", ins={"values": "readings"}, interface=SUMMARIZE,
-    output_types={"o0": Stats} if Stats is not None else None, group_name="flyte",
+    "tasks.summarize",
+    key="summary",
+    ins={"values": "readings"},
+    interface=SUMMARIZE,
+    output_types={"o0": Stats} if Stats is not None else None,
+    group_name="flyte",
 )
 
 # One Flyte run per partition; the partition key is the task input `name`.
 greeting = build_flyte_asset(
-    "tasks.greet", key="greeting", partition_input="name", interface=GREET, group_name="flyte",
+    "tasks.greet",
+    key="greeting",
+    partition_input="name",
+    interface=GREET,
+    group_name="flyte",
     partitions_def=dg.StaticPartitionsDefinition(["ada", "grace", "linus"]),
 )
 

@@ -1,11 +1,11 @@
 """FlyteHook: the one place that knows how to talk to Flyte from Airflow.
 
 The hook turns an Airflow connection into a :class:`flyte_remote_core.FlyteClient`
-(synchronously in workers, asynchronously in the triggerer) and hands every remote
-semantic to the core: idempotent launch (``launch_or_attach``), waiting, deadline and
-outputs (``wait_for_result``), abort (``abort_quietly``). What it adds is the Airflow
-side: turning the core's results and errors into a :class:`FlyteRunEvent`, and saying
-truthfully whether a run was aborted.
+(synchronously in workers, shared per event loop in the triggerer) and hands every remote
+semantic to the core's orchestration layer: idempotent launch (``launch_or_attach``),
+waiting, deadline and outputs (``wait_for_result``), abort (``abort_named``), and how a
+step ended and whether to retry it (``classify``). What it adds is the Airflow side:
+turning the core's outcomes into a :class:`FlyteRunEvent` or an Airflow exception.
 
 Clients are created lazily in the process (and, for async use, the event loop) that
 uses them: grpcio channels must not cross a ``fork()``.
@@ -14,21 +14,49 @@ uses them: grpcio channels must not cross a ``fork()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable, Coroutine, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flyte_airflow._compat import BaseHook
-from flyte_airflow._event import FlyteRunEvent
+from flyte_airflow._compat import AirflowException, BaseHook
+from flyte_airflow._event import DEADLINE_LIMIT, FlyteRunEvent, airflow_exception
+from flyte_remote_core.orchestration import (
+    ClientSlot,
+    Outcome,
+    RunLike,
+    SharedClients,
+    abort_named,
+    classify,
+    secrets_of,
+)
 
 if TYPE_CHECKING:
-    from flyte_remote_core import FlyteClient, LaunchOutcome, Run, RunResult, Task, WaitTimeoutError
+    from flyte_remote_core import FlyteClient, LaunchOutcome, Run, RunResult, Task
 
 T = TypeVar("T")
-_EXTRA_FIELDS = ("client_id", "client_secret", "project", "domain", "org", "insecure", "ca_cert_file_path",
-                 "console_url", "insecure_skip_verify", "api_key", "rpc_timeout")
-_SECRET_FIELDS = ("api_key", "client_secret")
+_EXTRA_FIELDS = (
+    "client_id",
+    "client_secret",
+    "project",
+    "domain",
+    "org",
+    "insecure",
+    "ca_cert_file_path",
+    "console_url",
+    "insecure_skip_verify",
+    "api_key",
+    "rpc_timeout",
+)
+# How long a triggerer keeps a connection's client (and its WatchRuns streams) after the last
+# trigger on it ended: waves of short deferred tasks reuse one client and one stream.
+SHARED_CLIENT_LINGER_S = 600.0
+# One client per connection settings and event loop for every trigger of a triggerer.
+_SHARED: SharedClients[Any] = SharedClients(linger=SHARED_CLIENT_LINGER_S)
+# get_job_status answers that are no phase: the run is gone, or was made for other inputs
+NOT_A_PHASE = ("NOT_FOUND", "STALE")
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -46,15 +74,6 @@ def _flag(name: str, value: Any) -> bool:
     raise ConfigurationError(f"connection extra {name!r} must be true or false, got {value!r}")
 
 
-def _parse_api_key(api_key: str) -> Any:
-    # The core has no public twin of parse_api_key; this is the one place the provider
-    # reaches into it: an API key names its endpoint (so the host field may stay empty)
-    # and carries a client secret that must be redacted like the key itself.
-    from flyte_remote_core import parse_api_key
-
-    return parse_api_key(api_key)
-
-
 def client_kwargs_from_connection(conn: Any) -> dict[str, Any]:
     """``FlyteClient`` keyword arguments from an Airflow connection (pure; no I/O; holds secrets).
 
@@ -62,11 +81,13 @@ def client_kwargs_from_connection(conn: Any) -> dict[str, Any]:
     everything else in ``extra`` (plain keys, or the ``extra__flyte__<key>`` form older
     UIs wrote).
     """
+    from flyte_remote_core import parse_api_key
+
     extra = dict(getattr(conn, "extra_dejson", None) or {})
     for key in list(extra):
         if key.startswith("extra__flyte__"):
             extra.setdefault(key.removeprefix("extra__flyte__"), extra.pop(key))
-    values = {k: extra.get(k) for k in _EXTRA_FIELDS if extra.get(k) not in (None, "")}
+    values: dict[str, Any] = {k: extra.get(k) for k in _EXTRA_FIELDS if extra.get(k) not in (None, "")}
 
     host = (conn.host or "").strip()
     if conn.port and host and not host.rsplit("]", 1)[-1].count(":"):
@@ -74,8 +95,8 @@ def client_kwargs_from_connection(conn: Any) -> dict[str, Any]:
     if getattr(conn, "schema", None) in ("http", "https") and host and "://" not in host:
         host = f"{conn.schema}://{host}"
     api_key = conn.password or values.pop("api_key", None)
-    if not host and api_key:
-        host = str(_parse_api_key(api_key).endpoint)
+    if not host and api_key:  # an API key names its endpoint, so the host field may stay empty
+        host = str(parse_api_key(api_key).endpoint)
     kwargs: dict[str, Any] = {"endpoint": host}
     if api_key:
         kwargs["api_key"] = api_key
@@ -100,6 +121,10 @@ def _blocking(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.001, deadline - time.time())
+
+
 class FlyteHook(BaseHook):
     """Interact with a Flyte 2 backend.
 
@@ -116,63 +141,77 @@ class FlyteHook(BaseHook):
     conn_type = "flyte"
     hook_name = "Flyte"
 
-    def __init__(self, flyte_conn_id: str = default_conn_name, *, project: str | None = None,
-                 domain: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        flyte_conn_id: str = default_conn_name,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.flyte_conn_id = flyte_conn_id
         self.project = project
         self.domain = domain
-        self._client: FlyteClient | None = None
+        self._slot: ClientSlot[FlyteClient] = ClientSlot()
         self._secrets: tuple[str, ...] = ()
 
     # -- clients ---------------------------------------------------------------------------
-    def _client_from_kwargs(self, kwargs: dict[str, Any]) -> FlyteClient:
-        from flyte_remote_core import ConfigurationError, FlyteClient
+    def _settings(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The client settings for connection ``kwargs`` with this hook's overrides; notes their secrets."""
+        from flyte_remote_core import ConfigurationError
 
-        kwargs = dict(kwargs)
-        secrets = [str(kwargs[k]) for k in _SECRET_FIELDS if kwargs.get(k)]
-        if kwargs.get("api_key"):
-            try:
-                secrets.append(_parse_api_key(kwargs["api_key"]).client_secret)
-            except ValueError:  # a malformed key: the client below says so, without repeating it
-                pass
-        self._secrets = tuple(secrets)
-        endpoint = kwargs.pop("endpoint", "")
+        settings = dict(kwargs)
+        self._secrets = secrets_of(settings)
         if self.project:
-            kwargs["project"] = self.project
+            settings["project"] = self.project
         if self.domain:
-            kwargs["domain"] = self.domain
-        if not endpoint:
+            settings["domain"] = self.domain
+        if not settings.get("endpoint"):
             raise ConfigurationError(
                 f"Airflow connection {self.flyte_conn_id!r} has no Flyte endpoint: put it in the host field "
                 "(for example 'localhost:8090' or 'dns:///flyte.example.com') or use an API key that names one"
             )
-        return FlyteClient(endpoint, **kwargs)
+        return settings
+
+    @staticmethod
+    def _build(settings: Mapping[str, Any]) -> FlyteClient:
+        from flyte_remote_core import FlyteClient
+
+        settings = dict(settings)
+        return FlyteClient(settings.pop("endpoint"), **settings)
 
     def get_conn(self) -> FlyteClient:
         """The FlyteClient of this hook, created on first use in this process."""
-        if self._client is None:
-            conn = self.get_connection(self.flyte_conn_id)
-            self._client = self._client_from_kwargs(client_kwargs_from_connection(conn))
-        return self._client
+        return self._slot.get(
+            lambda: self._build(self._settings(client_kwargs_from_connection(self.get_connection(self.flyte_conn_id))))
+        )
 
     @property
     def client(self) -> FlyteClient:
         return self.get_conn()
 
-    async def aget_conn(self) -> FlyteClient:
-        """A FlyteClient for async use, built from the connection fetched without blocking the loop."""
+    async def _aconnection_kwargs(self) -> dict[str, Any]:
         getter = getattr(BaseHook, "aget_connection", None)
         if getter is not None:  # Airflow >= 3.1: the async path that works inside the triggerer
             conn = await getter(self.flyte_conn_id)
         else:  # pragma: no cover - Airflow 3.0
             conn = await asyncio.to_thread(self.get_connection, self.flyte_conn_id)
-        return self._client_from_kwargs(client_kwargs_from_connection(conn))
+        return client_kwargs_from_connection(conn)
+
+    async def aget_conn(self) -> FlyteClient:
+        """A new FlyteClient for async use (the caller closes it), from the connection fetched without blocking."""
+        return self._build(self._settings(await self._aconnection_kwargs()))
+
+    @contextlib.asynccontextmanager
+    async def shared_client(self) -> AsyncIterator[FlyteClient]:
+        """The client every async user of these settings on this event loop shares (the triggerer's)."""
+        settings = self._settings(await self._aconnection_kwargs())
+        async with _SHARED.lease(settings, lambda: self._build(settings)) as client:
+            yield client
 
     def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            client.close()
+        self._slot.close()
 
     def __enter__(self) -> FlyteHook:
         return self
@@ -197,19 +236,49 @@ class FlyteHook(BaseHook):
         finally:
             self.close()
 
+    # -- outcomes ------------------------------------------------------------------------------
+    def outcome(self, subject: BaseException | RunResult, run: RunLike | None = None) -> Outcome:
+        """The core's classification of a result or error, free of this connection's secrets."""
+        return classify(subject, run=run, secrets=self._secrets, deadline_limit=DEADLINE_LIMIT)
+
+    def exception_for(
+        self, exc: BaseException, what: str, *, note: str = "", retry_on_user_error: bool = False
+    ) -> AirflowException:
+        """The Airflow exception for an error outside a run's wait: ``"<what>: <what happened><note>"``."""
+        outcome = self.outcome(exc)
+        return airflow_exception(
+            outcome.kind, f"{what}: {outcome.message}{note}", retry_on_user_error=retry_on_user_error
+        )
+
+    def event_for(self, run: RunLike, exc: BaseException) -> FlyteRunEvent:
+        """The event for what the core raised while waiting for (or reading) ``run``."""
+        return FlyteRunEvent.from_outcome(self.outcome(exc, run), run=run)
+
     # -- tasks and launching ---------------------------------------------------------------------
-    def get_task(self, task_name: str, version: str | None = None, *, project: str | None = None,
-                 domain: str | None = None) -> Task:
+    def get_task(
+        self, task_name: str, version: str | None = None, *, project: str | None = None, domain: str | None = None
+    ) -> Task:
         return self.client.get_task(task_name, version, project=project, domain=domain)
 
     @staticmethod
     def validate_inputs(task: Task, inputs: Mapping[str, Any] | None) -> Any:
-        """The converted inputs; raises :class:`flyte_remote_core.InvalidInputError` naming the first bad one. Sends nothing."""
+        """The converted inputs; raises :class:`flyte_remote_core.InvalidInputError` naming the first bad one.
+
+        Sends nothing."""
         return task.to_inputs(dict(inputs or {}))
 
-    def launch(self, task: Task, inputs: Mapping[str, Any] | None, *, key: str, attempt: int,
-               run_name: str | None = None, project: str | None = None, domain: str | None = None,
-               **options: Any) -> LaunchOutcome:
+    def launch(
+        self,
+        task: Task,
+        inputs: Mapping[str, Any] | None,
+        *,
+        key: str,
+        attempt: int,
+        run_name: str | None = None,
+        project: str | None = None,
+        domain: str | None = None,
+        **options: Any,
+    ) -> LaunchOutcome:
         """Launch idempotently through the core's ``launch_or_attach``.
 
         By default run names derive from ``key``, the task and the inputs, so a new try
@@ -220,8 +289,9 @@ class FlyteHook(BaseHook):
         options = {k: v for k, v in options.items() if v is not None}
         if run_name:
             options["name"] = run_name
-        return self.client.launch_or_attach(task, dict(inputs or {}), key=key, attempt=attempt, prefix="af",
-                                            project=project, domain=domain, **options)
+        return self.client.launch_or_attach(
+            task, dict(inputs or {}), key=key, attempt=attempt, prefix="af", project=project, domain=domain, **options
+        )
 
     def get_run(self, run_name: str, *, project: str | None = None, domain: str | None = None) -> Run:
         return self.client.get_run(run_name, project=project, domain=domain)
@@ -229,49 +299,167 @@ class FlyteHook(BaseHook):
     def run_url(self, run_name: str, *, project: str | None = None, domain: str | None = None) -> str:
         return self.client.run_url(run_name, project=project, domain=domain)
 
-    # -- waiting -------------------------------------------------------------------------------
-    def wait_for_result(self, run: Run, *, deadline: float | None = None,
-                        log_line: Callable[[str], None] | None = None) -> RunResult:
-        """Block until the run ends (the core watches the shared stream; no polling).
-
-        Past ``deadline`` (epoch seconds) the core aborts the run and raises
-        ``WaitTimeoutError``; a run that did not succeed raises the matching ``RunError``.
-        """
-        return self.client.wait_for_result(run, deadline=deadline, log_line=log_line)
-
-    def result_event(self, run: Run) -> FlyteRunEvent:
-        """The event for a run that is already terminal: outputs, or the core's error."""
-        from flyte_remote_core import FlyteError
+    # -- run status (ResumableJobMixin) -------------------------------------------------------------
+    def find_run(self, run_name: str, *, project: str | None = None, domain: str | None = None) -> Run | None:
+        """The run, or None if there is none of that name (its status is then ``"NOT_FOUND"``)."""
+        from flyte_remote_core import NotFoundError
 
         try:
-            return FlyteRunEvent.from_result(self.wait_for_result(run))
-        except FlyteError as exc:
-            return FlyteRunEvent.from_error(run, exc)
+            return self.get_run(run_name, project=project, domain=domain)
+        except NotFoundError:
+            return None
 
-    def deadline_event(self, run: Run, exc: WaitTimeoutError) -> FlyteRunEvent:
-        """The event after the core's wait passed its deadline, saying whether the run really was aborted."""
-        # The core aborted the run at the deadline and says whether the abort was accepted.
-        return FlyteRunEvent.deadline(run, aborted=bool(exc.aborted), last_phase=exc.phase)
+    @staticmethod
+    def is_active_status(status: str) -> bool:
+        from flyte_remote_core import Phase
 
-    def abort(self, run: Run, *, reason: str = "Aborted by Airflow") -> bool:
+        return status not in NOT_A_PHASE and not Phase.parse(status).is_terminal
+
+    @staticmethod
+    def is_succeeded_status(status: str) -> bool:
+        from flyte_remote_core import Phase
+
+        return status not in NOT_A_PHASE and Phase.parse(status).is_success
+
+    # -- waiting -------------------------------------------------------------------------------
+    def wait_for_result(
+        self,
+        run: RunLike,
+        *,
+        deadline: float | None = None,
+        log_line: Callable[[str], None] | None = None,
+        abort_on_deadline: bool = True,
+    ) -> RunResult:
+        """Block until the run ends (the core watches the shared stream; no polling).
+
+        Past ``deadline`` (epoch seconds) the core aborts the run (unless ``abort_on_deadline``
+        is False) and raises ``WaitTimeoutError``; a run that did not succeed raises the
+        matching ``RunError``.
+        """
+        return self.client.wait_for_result(
+            run, deadline=deadline, log_line=log_line, abort_on_deadline=abort_on_deadline
+        )
+
+    def wait_briefly(self, run: RunLike, seconds: float) -> FlyteRunEvent | None:
+        """Wait up to ``seconds`` for the run to end, never aborting it: its event, or None if it
+        is still active (the caller defers)."""
+        from flyte_remote_core import WaitTimeoutError
+
+        if run.done():
+            return self.result_event(run)
+        if seconds <= 0:
+            return None
+        try:
+            result = self.wait_for_result(run, deadline=time.time() + seconds, abort_on_deadline=False)
+        except WaitTimeoutError:
+            return None
+        except AirflowException:
+            raise
+        except Exception as exc:
+            return self.event_for(run, exc)
+        return FlyteRunEvent.from_result(result)
+
+    def wait_event(
+        self, run: RunLike, *, deadline: float | None = None, log_line: Callable[[str], None] | None = None
+    ) -> FlyteRunEvent:
+        """:meth:`wait_for_result` as an event: the outputs, or the core's outcome. Airflow's own
+        exceptions (a task timeout, a kill) pass through."""
+        try:
+            return FlyteRunEvent.from_result(self.wait_for_result(run, deadline=deadline, log_line=log_line))
+        except AirflowException:
+            raise
+        except Exception as exc:
+            return self.event_for(run, exc)
+
+    def result_event(self, run: RunLike) -> FlyteRunEvent:
+        """The event for a run that is already terminal: outputs, or the core's error."""
+        return self.wait_event(run)
+
+    async def await_event(
+        self,
+        client: FlyteClient,
+        run_name: str,
+        *,
+        project: str | None,
+        domain: str | None,
+        deadline: float | None = None,
+        wait_for: str = "terminal",
+        fetch_outputs: bool = True,
+        abort_on_deadline: bool = True,
+    ) -> FlyteRunEvent:
+        """Wait in async code (the core's shared watcher) and describe the outcome as an event.
+
+        Never raises for a remote outcome: the core's result or error becomes the event the
+        operator turns into an Airflow exception. ``abort_on_deadline=False`` (a sensor) never
+        touches the run it watches.
+        """
+        try:
+            run = await client.get_run.aio(run_name, project=project, domain=domain)
+        except Exception as exc:
+            return FlyteRunEvent.from_outcome(
+                self.outcome(exc),
+                run_name=run_name,
+                run_url=client.run_url(run_name, project=project, domain=domain),
+                project=project or client.project,
+                domain=domain or client.domain,
+            )
+        try:
+            if wait_for == "running" and not run.done():
+                await run.wait.aio(quiet=True, wait_for="running", timeout=_remaining(deadline))
+                if not run.done():
+                    return FlyteRunEvent.for_run(run)
+            result = await client.wait_for_result.aio(run, deadline=deadline, abort_on_deadline=abort_on_deadline)
+        except Exception as exc:
+            return self.event_for(run, exc)
+        event = FlyteRunEvent.from_result(result)
+        return event if fetch_outputs else event.replace(outputs={})
+
+    # -- aborting ----------------------------------------------------------------------------------
+    def abort(self, run: RunLike, *, reason: str = "Aborted by Airflow") -> bool:
         """Abort a run; True if the backend accepted it. Failures are logged, not raised (used on the way out).
 
-        ``abort_quietly`` is async-only and the client's own loop may be busy waiting (this
-        is how ``on_kill`` gets here), so it runs on a short-lived loop, on a copy of the run
-        read through this hook's client, whose channel on that loop is closed afterwards.
+        The client's own loop may be busy waiting (this is how ``on_kill`` gets here), so the
+        core's ``abort_named`` runs on a short-lived loop, through this hook's client, whose
+        channel on that loop is closed afterwards.
         """
-        from flyte_remote_core import FlyteError, abort_quietly
-
         client = self.client
 
         async def attempt() -> bool:
             try:
-                mine = await client.get_run.aio(run.name, project=run.project, domain=run.domain)
-                return await abort_quietly(mine, reason)
-            except FlyteError as exc:
-                self.log.warning("Could not abort Flyte run %s: %s", run.name, self.redact(str(exc)))
-                return False
+                return bool(
+                    await abort_named(
+                        client, run.name, project=run.project, domain=run.domain, reason=reason, only_if_active=False
+                    )
+                )
             finally:
                 await client.aclose()
 
         return _blocking(attempt())
+
+    def abort_superseded(self, run_name: str, *, project: str | None, domain: str | None, reason: str) -> bool | None:
+        """Abort ``run_name`` if it is still active (blocking; on a short-lived loop, like :meth:`abort`).
+
+        True/False: the abort was (not) accepted; None: the run had already ended (or is gone)."""
+        from flyte_remote_core import NotFoundError
+
+        client = self.client
+
+        async def attempt() -> bool | None:
+            try:
+                try:
+                    await client.get_run.aio(run_name, project=project, domain=domain)
+                except NotFoundError:
+                    return None
+                return await abort_named(client, run_name, project=project, domain=domain, reason=reason)
+            finally:
+                await client.aclose()
+
+        return _blocking(attempt())
+
+    async def abort_active(
+        self, client: FlyteClient, run_name: str, *, project: str | None, domain: str | None, reason: str
+    ) -> bool | None:
+        """Abort ``run_name`` if it is still active (async).
+
+        True/False: the abort was (not) accepted; None: the run had already ended."""
+        return await abort_named(client, run_name, project=project, domain=domain, reason=reason)

@@ -12,12 +12,18 @@ import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from flyte_airflow._compat import AirflowFailException
-from flyte_airflow._event import FlyteRunEvent, FlyteRunException
+from flyte_airflow._compat import (
+    HAS_RESUMABLE,
+    AirflowException,
+    AirflowFailException,
+    ResumableJobMixin,
+    default_deferrable,
+)
+from flyte_airflow._event import FlyteRunEvent
 from flyte_airflow.hooks.flyte import FlyteHook
 from flyte_airflow.links.flyte import FlyteRunLink, announce_run
 from flyte_airflow.operators._kill import LAUNCH_WAIT_SECONDS, LaunchGuard
@@ -26,40 +32,15 @@ from flyte_airflow.triggers.flyte import FlyteRunTrigger
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from flyte_remote_core import Run, Task
+    from flyte_remote_core import Task
+    from flyte_remote_core.orchestration import RunLike as Run
 
-try:  # Airflow >= 3.3: crash-safe synchronous execution through task_state_store
-    from airflow.sdk import ResumableJobMixin
+__all__ = ["HAS_RESUMABLE", "FlyteRunOperator"]
 
-    HAS_RESUMABLE = True
-except ImportError:  # pragma: no cover - Airflow 3.0 to 3.2
-    HAS_RESUMABLE = False
-
-    class ResumableJobMixin:  # type: ignore[no-redef]
-        """Stand-in for Airflow < 3.3: deterministic run names still make retries attach."""
-
-        external_id_key = "remote_job_id"
-
-        def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.durable = durable
-
-        def execute_resumable(self, context: Any) -> Any:
-            external_id = self.submit_job(context)  # type: ignore[attr-defined]
-            self.poll_until_complete(external_id, context)  # type: ignore[attr-defined]
-            return self.get_job_result(external_id, context)  # type: ignore[attr-defined]
-
-
-# get_job_status answers that are no phase: the run is gone, or was made for other inputs
-_NOT_A_PHASE = ("NOT_FOUND", "STALE")
-
-
-def _default_deferrable() -> bool:
-    try:
-        from airflow.sdk.configuration import conf
-    except ImportError:  # pragma: no cover
-        from airflow.configuration import conf  # type: ignore[no-redef]
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
+# task_state_store key naming the run a try handed to its trigger (it survives clears and retries).
+DEFERRED_RUN_KEY = "flyte_deferred_run"
+# The trigger holds an event this long after the deferral (Airflow 3.3 races fast triggers).
+TRIGGER_HOLD_S = 5.0
 
 
 def _seconds(value: timedelta | float | int | None, name: str) -> float | None:
@@ -89,6 +70,11 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         with new inputs launches a new run.
     :param wait_for_termination: wait for the run to end (otherwise return after launch).
     :param deferrable: wait in the triggerer instead of the worker.
+    :param wait_before_defer: seconds a deferrable task first waits in the worker (default 5);
+        a run that ends by then completes without deferring. Airflow 3.3's scheduler races
+        triggers that fire within about a second of deferring (apache/airflow #67287), and a
+        trigger round trip is slower than this wait for short runs anyway. 0 defers at once.
+        A trigger never fires sooner than 5 s after the deferral, for the same reason.
     :param timeout: maximum time to wait (seconds or timedelta) from the start of the try;
         past it the remote run is aborted and the task fails. Enforced while deferred too.
     :param cancel_on_kill: abort the remote run when the task is killed (worker side) or a
@@ -97,16 +83,26 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         (off: the same code and inputs fail the same way).
     :param stream_logs: copy the remote task's log lines into the Airflow task log
         (synchronous mode).
-    :param labels, envs, overwrite_cache, interruptible, queue: run options.
+    :param labels, envs, overwrite_cache, interruptible: run options.
+    :param flyte_queue: the Flyte queue (cluster pool) the run goes to. Named so, because
+        ``queue`` is Airflow's own executor queue and stays with ``BaseOperator``.
     :param flyte_conn_id: the Airflow connection to use.
 
     XCom: ``run_name`` and ``run_url`` (pushed before waiting), every output under its
     own name, and the ``return_value`` dict ``{output name: JSON-safe value}``.
     """
 
-    template_fields: Sequence[str] = ("task_name", "inputs", "version", "project", "domain", "run_name",
-                                      "labels", "envs")
-    template_fields_renderers = {"inputs": "json", "labels": "json", "envs": "json"}
+    template_fields: Sequence[str] = (
+        "task_name",
+        "inputs",
+        "version",
+        "project",
+        "domain",
+        "run_name",
+        "labels",
+        "envs",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"inputs": "json", "labels": "json", "envs": "json"}
     operator_extra_links = (FlyteRunLink(),)
     ui_color = "#e6dcfb"
     external_id_key = "flyte_run"
@@ -122,6 +118,7 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         run_name: str | None = None,
         wait_for_termination: bool = True,
         deferrable: bool | None = None,
+        wait_before_defer: float = 5.0,
         timeout: timedelta | float | None = None,
         cancel_on_kill: bool = True,
         retry_on_user_error: bool = False,
@@ -129,7 +126,7 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         envs: Mapping[str, str] | None = None,
         overwrite_cache: bool = False,
         interruptible: bool | None = None,
-        queue: str | None = None,
+        flyte_queue: str | None = None,
         stream_logs: bool = True,
         flyte_conn_id: str = FlyteHook.default_conn_name,
         **kwargs: Any,
@@ -142,7 +139,10 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         self.domain = domain
         self.run_name = run_name
         self.wait_for_termination = wait_for_termination
-        self.deferrable = _default_deferrable() if deferrable is None else bool(deferrable)
+        self.deferrable = default_deferrable() if deferrable is None else bool(deferrable)
+        if wait_before_defer < 0:
+            raise ValueError(f"wait_before_defer must be >= 0, got {wait_before_defer!r}")
+        self.wait_before_defer = float(wait_before_defer)
         self.timeout = _seconds(timeout, "timeout")
         self.cancel_on_kill = cancel_on_kill
         self.retry_on_user_error = retry_on_user_error
@@ -150,7 +150,7 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         self.envs = envs
         self.overwrite_cache = overwrite_cache
         self.interruptible = interruptible
-        self.queue = queue
+        self.flyte_queue = flyte_queue
         self.stream_logs = stream_logs
         self.flyte_conn_id = flyte_conn_id
         self._hook: FlyteHook | None = None
@@ -189,30 +189,31 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
 
     def _prepare(self) -> tuple[Task, str]:
         """The task, and a digest of it and the rendered inputs; invalid inputs fail here, before any launch."""
-        from flyte_remote_core import FlyteInputError, NotFoundError, RemoteError
+        from flyte_remote_core import FlyteInputError
+        from flyte_remote_core.orchestration import launch_identity
 
         hook = self.hook
         try:
             task = hook.get_task(self.task_name, self.version, project=self.project, domain=self.domain)
-        except NotFoundError as exc:
-            raise AirflowFailException(f"Flyte task {self.task_name!r} (version {self.version or 'latest'}) not found: "
-                                       f"{hook.redact(str(exc))}") from None
-        except FlyteInputError as exc:
-            raise AirflowFailException(f"Flyte connection or task settings are invalid: {hook.redact(str(exc))}") from None
-        except RemoteError as exc:
-            raise (FlyteRunException if exc.retryable else AirflowFailException)(
-                f"could not read Flyte task {self.task_name!r}: {hook.redact(str(exc))}") from None
+        except AirflowException:
+            raise
+        except Exception as exc:
+            raise hook.exception_for(
+                exc, f"could not read Flyte task {self.task_name!r} (version {self.version or 'latest'})"
+            ) from None
         try:
             prepared = hook.validate_inputs(task, dict(self.inputs or {}))
         except FlyteInputError as exc:
-            raise AirflowFailException(f"invalid inputs for Flyte task {self.task_name!r}: {exc}; nothing was launched") from exc
-        material = b"\x00".join((task.name.encode(), task.version.encode(), prepared.SerializeToString(deterministic=True)))
-        return task, hashlib.sha256(material).hexdigest()
+            raise hook.exception_for(
+                exc, f"invalid inputs for Flyte task {self.task_name!r}", note="; nothing was launched"
+            ) from exc
+        return task, hashlib.sha256(launch_identity(task, prepared).encode()).hexdigest()
 
-    def _launch(self, context: Context) -> Run:
-        """Validate the inputs against the task, then launch (or attach) idempotently."""
-        from flyte_remote_core import FlyteInputError, RemoteError
+    def _launch(self, context: Context, *, attach_earlier: bool = True) -> Run:
+        """Validate the inputs against the task, then launch (or attach) idempotently.
 
+        ``attach_earlier=False``: an earlier try's run that is still active is not attached to
+        (it belongs to a trigger that aborts it on a clear; see :meth:`_supersede`)."""
         self._start_clock()
         hook = self.hook
         inputs = dict(self.inputs or {})
@@ -224,25 +225,36 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         self._run = None  # on_kill must not take an earlier try's run for this launch's
         try:
             with guard.launching():
-                outcome = hook.launch(task, inputs, key=self.idempotency_key(context),
-                                      attempt=max(1, int(ti.try_number or 1)), run_name=self.run_name,
-                                      project=self.project, domain=self.domain, labels=self.labels, envs=self.envs,
-                                      overwrite_cache=self.overwrite_cache or None,
-                                      interruptible=self.interruptible, queue=self.queue)
+                outcome = hook.launch(
+                    task,
+                    inputs,
+                    key=self.idempotency_key(context),
+                    attempt=max(1, int(ti.try_number or 1)),
+                    run_name=self.run_name,
+                    project=self.project,
+                    domain=self.domain,
+                    labels=self.labels,
+                    envs=self.envs,
+                    overwrite_cache=self.overwrite_cache or None,
+                    interruptible=self.interruptible,
+                    queue=self.flyte_queue,
+                    **({} if attach_earlier else {"attach_earlier": False}),
+                )
                 self._run = outcome.run
-        except FlyteInputError as exc:
-            raise AirflowFailException(f"cannot launch Flyte task {self.task_name!r}: {hook.redact(str(exc))}") from None
-        except RemoteError as exc:
-            raise (FlyteRunException if exc.retryable else AirflowFailException)(
-                f"could not launch Flyte task {self.task_name!r}: {hook.redact(str(exc))}") from None
+        except AirflowException:
+            raise
+        except Exception as exc:
+            raise hook.exception_for(exc, f"could not launch Flyte task {self.task_name!r}") from None
         run = outcome.run
         if guard.killed:  # the kill landed while launching: on_kill may not have seen this run
             aborted = {True: "was aborted", False: "could NOT be aborted", None: "is being aborted"}[
-                self._abort_on_kill(run)]
-            raise AirflowFailException(f"the Airflow task was killed while Flyte run {run.name} was being launched; "
-                                       f"the run {aborted} ({run.url})")
-        verb = {"launched": "Launched", "attached": "Attached to the still active", "reused": "Reusing the succeeded"}
-        self.log.info("%s Flyte run %s of %s: %s", verb.get(outcome.action, outcome.action), run.name, task.name, run.url)
+                self._abort_on_kill(run)
+            ]
+            raise AirflowFailException(
+                f"the Airflow task was killed while Flyte run {run.name} was being launched; "
+                f"the run {aborted} ({run.url})"
+            )
+        self.log.info(outcome.describe(task.name))
         self._announce(context, run)
         return run
 
@@ -252,24 +264,16 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         ti = context["ti"]
         for name, value in event.outputs.items():
             ti.xcom_push(key=name, value=value)
-        self.log.info("Flyte run %s %s with outputs %s", event.run_name, event.phase or "SUCCEEDED", sorted(event.outputs))
+        self.log.info(
+            "Flyte run %s %s with outputs %s", event.run_name, event.phase or "SUCCEEDED", sorted(event.outputs)
+        )
         return dict(event.outputs)
 
     def _wait_sync(self, context: Context, run: Run) -> dict[str, Any]:
-        """Wait through the core; its result or error becomes the event ``_finish`` settles."""
-        from flyte_remote_core import FlyteError, WaitTimeoutError
-
+        """Wait through the core; its result or outcome becomes the event ``_finish`` settles."""
         log_line = (lambda line: self.log.info("[flyte %s] %s", run.name, line)) if self.stream_logs else None
         self.log.info("Waiting for Flyte run %s (%s)", run.name, run.url)
-        try:
-            result = self.hook.wait_for_result(run, deadline=self._deadline, log_line=log_line)
-        except WaitTimeoutError as exc:
-            event = self.hook.deadline_event(run, exc)
-        except FlyteError as exc:
-            event = FlyteRunEvent.from_error(run, exc)
-        else:
-            event = FlyteRunEvent.from_result(result)
-        return self._finish(context, event)
+        return self._finish(context, self.hook.wait_event(run, deadline=self._deadline, log_line=log_line))
 
     # -- ResumableJobMixin ---------------------------------------------------------------------
     def submit_job(self, context: Context) -> Any:
@@ -277,8 +281,6 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         return {"run_name": run.name, "project": run.project, "domain": run.domain, "digest": self._digest}
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
-        from flyte_remote_core import NotFoundError
-
         # The stored run belongs to this try only if it was made for the same task version and
         # inputs: a cleared task re-rendered with new inputs must not get the old run's outputs
         # (task_state_store survives clears). "STALE" is neither active nor succeeded, so the
@@ -286,29 +288,26 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         if external_id.get("digest") != self._prepare()[1]:
             self.log.info("Flyte run %s was made for other inputs or another task version", external_id.get("run_name"))
             return "STALE"
-        try:
-            run = self.hook.get_run(external_id["run_name"], project=external_id.get("project"),
-                                    domain=external_id.get("domain"))
-        except NotFoundError:
+        run = self.hook.find_run(
+            external_id["run_name"], project=external_id.get("project"), domain=external_id.get("domain")
+        )
+        if run is None:
             return "NOT_FOUND"
         self._run = run
         return run.phase.value
 
     def is_job_active(self, status: str) -> bool:
-        from flyte_remote_core import Phase
-
-        return status not in _NOT_A_PHASE and not Phase.parse(status).is_terminal
+        return self.hook.is_active_status(status)
 
     def is_job_succeeded(self, status: str) -> bool:
-        from flyte_remote_core import Phase
-
-        return status not in _NOT_A_PHASE and Phase.parse(status).is_success
+        return self.hook.is_succeeded_status(status)
 
     def _run_for(self, external_id: Any, context: Context) -> Run:
         run = self._run
         if run is None or run.name != external_id["run_name"]:
-            run = self.hook.get_run(external_id["run_name"], project=external_id.get("project"),
-                                    domain=external_id.get("domain"))
+            run = self.hook.get_run(
+                external_id["run_name"], project=external_id.get("project"), domain=external_id.get("domain")
+            )
             self._run = run
             self._announce(context, run)
         return run
@@ -343,27 +342,92 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         finally:
             self._close_hook()
 
-    def _execute_deferrable(self, context: Context) -> Any:
-        from flyte_remote_core import RemoteError
+    def _supersede(self, context: Context) -> bool:
+        """Whether an earlier try of this task instance handed its run to a trigger.
 
-        run = self._launch(context)
+        That trigger's ``on_kill`` aborts the run when the task is cleared or marked, maybe
+        after this try has started: this try must not attach to it. It aborts the run itself
+        (if still active: the two aborts agree) and launches its own.
+        """
+        store: Any = context.get("task_state_store")
+        if store is None:
+            return False
+        try:
+            marker: Any = store.get(DEFERRED_RUN_KEY)
+        except Exception as exc:  # the store is a convenience: without it, the old behaviour
+            self.log.warning("could not read the task state store: %s", exc)
+            return False
+        try_number = int(context["ti"].try_number or 1)
+        if not isinstance(marker, dict) or int(marker.get("try", try_number)) >= try_number:
+            return False
+        name = str(marker.get("run_name") or "")
+        if not name:
+            return False
+        aborted = self.hook.abort_superseded(
+            name,
+            project=str(marker.get("project") or "") or None,
+            domain=str(marker.get("domain") or "") or None,
+            reason=f"superseded by try {try_number} of the Airflow task (the deferred try was cleared)",
+        )
+        if aborted:
+            self.log.info("Aborted Flyte run %s of an earlier, deferred try; launching a new run", name)
+        return True
+
+    def _remember_deferral(self, context: Context, run: Run) -> None:
+        store: Any = context.get("task_state_store")
+        if store is None:
+            return
+        marker = {
+            "run_name": run.name,
+            "project": run.project,
+            "domain": run.domain,
+            "try": int(context["ti"].try_number or 1),
+        }
+        try:
+            store.set(DEFERRED_RUN_KEY, marker)
+        except Exception as exc:
+            self.log.warning("could not write the task state store: %s", exc)
+
+    def _execute_deferrable(self, context: Context) -> Any:
+        superseded = self._supersede(context)
+        run = self._launch(context, attach_earlier=not superseded)
         try:
             run = self.hook.get_run(run.name, project=run.project, domain=run.domain)
-        except RemoteError as exc:
-            raise FlyteRunException(f"could not read Flyte run {run.name}: {self.hook.redact(str(exc))}") from None
+        except AirflowException:
+            raise
+        except Exception as exc:
+            raise self.hook.exception_for(exc, f"could not read Flyte run {run.name}") from None
         if run.done():  # no trigger round trip for a run that has already ended (or was reused)
             self.log.info("Flyte run %s is already %s; not deferring", run.name, run.phase)
             return self._finish(context, self.hook.result_event(run))
+        first_wait = self.wait_before_defer
+        if self._deadline is not None:
+            first_wait = min(first_wait, max(0.0, self._deadline - time.time()))
+        event = self.hook.wait_briefly(run, first_wait)
+        if event is not None:
+            self.log.info("Flyte run %s ended within %.0f s; not deferring", run.name, first_wait)
+            return self._finish(context, event)
         # A deadline that has already passed is the trigger's to enforce: it aborts and reports.
+        self._remember_deferral(context, run)
         self._close_hook()
         self.defer(
-            trigger=FlyteRunTrigger(run_name=run.name, flyte_conn_id=self.flyte_conn_id, project=run.project,
-                                    domain=run.domain, deadline=self._deadline, cancel_on_kill=self.cancel_on_kill),
+            trigger=FlyteRunTrigger(
+                run_name=run.name,
+                flyte_conn_id=self.flyte_conn_id,
+                project=run.project,
+                domain=run.domain,
+                deadline=self._deadline,
+                cancel_on_kill=self.cancel_on_kill,
+                not_before=time.time() + TRIGGER_HOLD_S,
+            ),
             method_name="execute_complete",
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Resume after the trigger fired; the event carries everything (defer kwargs may be lost)."""
+        """Resume after the trigger fired; the event carries everything (defer kwargs may be lost).
+
+        Idempotent: it reads nothing but the event and pushes the same XComs however often it
+        runs, and a later try of a task whose run succeeded reuses that run's outputs."""
         result = FlyteRunEvent.from_payload(event)
         if result.run_url:
             announce_run(context["ti"], result.run_name, result.run_url)
@@ -377,8 +441,10 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         if guard is not None:
             guard.killed = True
             if guard.in_flight() and not guard.wait_for_launch(LAUNCH_WAIT_SECONDS):
-                self.log.warning("Killed while launching Flyte task %s; the run will be aborted when the launch "
-                                 "returns", self.task_name)
+                self.log.warning(
+                    "Killed while launching Flyte task %s; the run will be aborted when the launch returns",
+                    self.task_name,
+                )
         if self._run is not None:
             self._abort_on_kill(self._run)
 

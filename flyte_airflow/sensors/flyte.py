@@ -8,11 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from flyte_airflow._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
-from flyte_airflow._event import FlyteRunEvent, FlyteRunException, FlyteRunFailedException
+from flyte_airflow._compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    default_deferrable,
+)
+from flyte_airflow._event import FlyteRunEvent, FlyteRunFailedException
 from flyte_airflow.hooks.flyte import FlyteHook
 from flyte_airflow.links.flyte import FlyteRunLink, announce_run
-from flyte_airflow.operators.flyte import _default_deferrable
 from flyte_airflow.triggers.flyte import FlyteRunTrigger
 
 if TYPE_CHECKING:
@@ -71,7 +76,7 @@ class FlyteRunSensor(BaseSensorOperator):
         self.target_phases = tuple(parsed)
         self.return_outputs = return_outputs
         self.flyte_conn_id = flyte_conn_id
-        self.deferrable = _default_deferrable() if deferrable is None else bool(deferrable)
+        self.deferrable = default_deferrable() if deferrable is None else bool(deferrable)
 
     def _reached(self, phase: str) -> bool:
         if phase in self.target_phases:
@@ -84,19 +89,20 @@ class FlyteRunSensor(BaseSensorOperator):
         return None
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        from flyte_remote_core import NotFoundError, RemoteError
-
         hook = FlyteHook(self.flyte_conn_id, project=self.project, domain=self.domain)
         try:
             try:
                 run = hook.get_run(self.run_name, project=self.project, domain=self.domain)
-            except NotFoundError as exc:
-                raise FlyteRunFailedException(f"Flyte run {self.run_name!r} does not exist: {exc}") from exc
-            except RemoteError as exc:
-                if exc.retryable:
-                    self.log.warning("Could not read Flyte run %s (will poke again): %s", self.run_name, exc)
+            except AirflowException:
+                raise
+            except Exception as exc:
+                outcome = hook.outcome(exc)
+                if outcome.retryable:  # transient: the next poke tries again
+                    self.log.warning(
+                        "Could not read Flyte run %s (will poke again): %s", self.run_name, outcome.message
+                    )
                     return False
-                raise FlyteRunException(f"could not read Flyte run {self.run_name!r}: {exc}") from exc
+                raise hook.exception_for(exc, f"could not read Flyte run {self.run_name!r}") from exc
             announce_run(context["ti"], run.name, run.url)
             phase = run.phase.value
             self.log.info("Flyte run %s is %s (waiting for %s)", run.name, phase, "/".join(self.target_phases))
@@ -113,7 +119,8 @@ class FlyteRunSensor(BaseSensorOperator):
         if self._reached(event.phase):
             return PokeReturnValue(is_done=True, xcom_value=self._result(event))
         raise FlyteRunFailedException(
-            event.describe() + f" -- not one of the target phases {', '.join(self.target_phases)}")
+            event.describe() + f" -- not one of the target phases {', '.join(self.target_phases)}"
+        )
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -124,10 +131,16 @@ class FlyteRunSensor(BaseSensorOperator):
         wait_for = "running" if "RUNNING" in self.target_phases else "terminal"
         self.defer(
             trigger=FlyteRunTrigger(
-                run_name=self.run_name, flyte_conn_id=self.flyte_conn_id, project=self.project, domain=self.domain,
-                deadline=time.time() + float(self.timeout), wait_for=wait_for,
-                fetch_outputs=self.return_outputs and bool({"SUCCEEDED", "RECOVERED", "RUNNING"} & set(self.target_phases)),
-                abort_on_deadline=False, cancel_on_kill=False,
+                run_name=self.run_name,
+                flyte_conn_id=self.flyte_conn_id,
+                project=self.project,
+                domain=self.domain,
+                deadline=time.time() + float(self.timeout),
+                wait_for=wait_for,
+                fetch_outputs=self.return_outputs
+                and bool({"SUCCEEDED", "RECOVERED", "RUNNING"} & set(self.target_phases)),
+                abort_on_deadline=False,
+                cancel_on_kill=False,
             ),
             method_name="execute_complete",
         )
@@ -143,7 +156,9 @@ class FlyteRunSensor(BaseSensorOperator):
             return self.poke(context)
         except (AirflowSensorTimeout, AirflowFailException) as exc:
             if self.soft_fail or self.never_fail:
-                raise AirflowSkipException(f"Skipping ({'soft_fail' if self.soft_fail else 'never_fail'}): {exc}") from exc
+                raise AirflowSkipException(
+                    f"Skipping ({'soft_fail' if self.soft_fail else 'never_fail'}): {exc}"
+                ) from exc
             raise
         except AirflowSkipException:
             raise
@@ -155,5 +170,7 @@ class FlyteRunSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         result = FlyteRunEvent.from_payload(event)
         if result.status == "deadline":
-            raise AirflowSensorTimeout(f"Sensor has timed out waiting for Flyte run {result.run_name}: {result.message}")
+            raise AirflowSensorTimeout(
+                f"Sensor has timed out waiting for Flyte run {result.run_name}: {result.message}"
+            )
         return self._settle(result).xcom_value

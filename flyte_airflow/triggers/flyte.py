@@ -1,105 +1,34 @@
 """FlyteRunTrigger: wait for a Flyte run in the triggerer.
 
-All triggers of one triggerer share, per connection and event loop, one FlyteClient
-and the core's shared watcher (one ``WatchRuns`` stream per project), so hundreds of
-deferred Flyte tasks never hit the server's per-connection stream limit.
+All triggers of one triggerer share, per connection and event loop, one long-lived
+FlyteClient and the core's shared watcher (one ``WatchRuns`` stream per project and
+domain), kept open a while after the last trigger on it ended, so hundreds of deferred
+Flyte tasks, in waves, never hit the server's per-connection stream limit.
+
+The trigger enforces the operator's deadline itself: at the deadline it yields the
+deadline event at once and aborts the run in the background, so the task fails on time
+even when the backend takes long to abort.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from flyte_airflow._event import FlyteRunEvent
+from flyte_airflow._event import DEADLINE, DEADLINE_LIMIT, FlyteRunEvent
+from flyte_airflow.hooks.flyte import FlyteHook
+from flyte_remote_core.orchestration import deadline_message
 
-if TYPE_CHECKING:
-    from flyte_remote_core import FlyteClient
-
-_CLIENTS: dict[tuple[str, asyncio.AbstractEventLoop], list[Any]] = {}  # key -> [client, refcount]
-_ON_KILL_TIMEOUT_S = 20.0
-
-
-async def _acquire_client(flyte_conn_id: str, project: str | None, domain: str | None) -> tuple[tuple[str, Any], FlyteClient]:
-    from flyte_airflow.hooks.flyte import FlyteHook, client_kwargs_from_connection
-
-    hook = FlyteHook(flyte_conn_id)
-    getter = getattr(FlyteHook, "aget_connection", None)
-    conn = await getter(flyte_conn_id) if getter is not None else await asyncio.to_thread(FlyteHook.get_connection, flyte_conn_id)
-    kwargs = client_kwargs_from_connection(conn)
-    loop = asyncio.get_running_loop()
-    for key in [k for k in _CLIENTS if k[1].is_closed()]:
-        del _CLIENTS[key]
-    key = (hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest(), loop)
-    entry = _CLIENTS.get(key)
-    if entry is None:
-        entry = _CLIENTS[key] = [hook._client_from_kwargs(kwargs), 0]
-    entry[1] += 1
-    return key, entry[0]
-
-
-async def _release_client(key: tuple[str, Any]) -> None:
-    entry = _CLIENTS.get(key)
-    if entry is None:
-        return
-    entry[1] -= 1
-    if entry[1] <= 0:
-        del _CLIENTS[key]
-        try:
-            await entry[0].aclose()
-        except Exception:  # closing is best effort
-            pass
-
-
-def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else max(0.001, deadline - time.time())
-
-
-async def await_event(
-    client: FlyteClient,
-    run_name: str,
-    *,
-    project: str | None,
-    domain: str | None,
-    deadline: float | None = None,
-    wait_for: str = "terminal",
-    fetch_outputs: bool = True,
-    abort_on_deadline: bool = True,
-) -> FlyteRunEvent:
-    """Wait through the core (its shared watcher) and describe the outcome as an event.
-
-    Never raises for a remote outcome: the core's result or error becomes the event the
-    operator turns into an Airflow exception.
-    """
-    from flyte_remote_core import FlyteError
-
-    try:
-        run = await client.get_run.aio(run_name, project=project, domain=domain)
-    except FlyteError as exc:
-        return FlyteRunEvent(status="error", run_name=run_name, run_url=client.run_url(run_name, project=project, domain=domain),
-                             project=project or client.project, domain=domain or client.domain, message=str(exc),
-                             retryable=bool(getattr(exc, "retryable", False)))
-    try:
-        if wait_for == "running" and not run.done():
-            await run.wait.aio(quiet=True, wait_for="running", timeout=_remaining(deadline))
-            if not run.done():
-                return FlyteRunEvent.for_run(run)
-        if abort_on_deadline:  # the operator: the core waits, aborts at the deadline, reads the outputs
-            result = await client.wait_for_result.aio(run, deadline=deadline)
-        else:  # a sensor never touches the run it watches: bound the core's wait instead of giving it the deadline
-            result = await asyncio.wait_for(client.wait_for_result.aio(run), _remaining(deadline))
-    except TimeoutError as exc:  # the core's WaitTimeoutError, or asyncio's
-        # The core aborted the run at the deadline and says whether the abort was accepted.
-        aborted = getattr(exc, "aborted", None) if abort_on_deadline else None
-        return FlyteRunEvent.deadline(run, aborted=aborted, last_phase=getattr(exc, "phase", None))
-    except FlyteError as exc:
-        return FlyteRunEvent.from_error(run, exc)
-    event = FlyteRunEvent.from_result(result)
-    return event if fetch_outputs else event.replace(outputs={})
+# How long the trigger waits for its deadline abort to be accepted before it reports anyway.
+ABORT_REPORT_WAIT_S = 2.0
+# How far past the deadline the wait may run before the trigger stops it (a slow lookup).
+DEADLINE_GRACE_S = 1.0
+# Aborts still running after their trigger yielded (held so they finish).
+_ABORTS: set[asyncio.Task[Any]] = set()
 
 
 class FlyteRunTrigger(BaseTrigger):
@@ -107,9 +36,11 @@ class FlyteRunTrigger(BaseTrigger):
 
     The event payload is a :class:`flyte_airflow._event.FlyteRunEvent` dict with the run's
     name, URL, phase, JSON-safe outputs (when ``fetch_outputs``) or error kind, code and
-    message. Past ``deadline`` (epoch seconds) the run is aborted (``abort_on_deadline``)
-    and a ``deadline`` event fires. When a user marks the deferred task failed or clears
-    it, :meth:`on_kill` aborts the run if ``cancel_on_kill``.
+    message. At ``deadline`` (epoch seconds) a ``deadline`` event fires and the run is
+    aborted (``abort_on_deadline``). No event fires before ``not_before`` (epoch seconds):
+    an event that comes within a second of deferring races Airflow 3.3's scheduler
+    (apache/airflow #67287). When a user marks the deferred task failed or clears it,
+    :meth:`on_kill` aborts the run if ``cancel_on_kill``.
     """
 
     def __init__(
@@ -123,8 +54,9 @@ class FlyteRunTrigger(BaseTrigger):
         fetch_outputs: bool = True,
         abort_on_deadline: bool = True,
         cancel_on_kill: bool = True,
+        not_before: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         if wait_for not in ("terminal", "running"):
             raise ValueError(f"wait_for must be 'terminal' or 'running', got {wait_for!r}")
         self.run_name = run_name
@@ -136,6 +68,7 @@ class FlyteRunTrigger(BaseTrigger):
         self.fetch_outputs = fetch_outputs
         self.abort_on_deadline = abort_on_deadline
         self.cancel_on_kill = cancel_on_kill
+        self.not_before = float(not_before) if not_before is not None else None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -150,43 +83,95 @@ class FlyteRunTrigger(BaseTrigger):
                 "fetch_outputs": self.fetch_outputs,
                 "abort_on_deadline": self.abort_on_deadline,
                 "cancel_on_kill": self.cancel_on_kill,
+                "not_before": self.not_before,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = FlyteHook(self.flyte_conn_id)
         try:
-            key, client = await _acquire_client(self.flyte_conn_id, self.project, self.domain)
-        except Exception as exc:  # bad connection: report it instead of crashing the triggerer loop
-            from flyte_remote_core import redact
-
-            yield TriggerEvent(FlyteRunEvent(status="error", run_name=self.run_name, project=self.project or "",
-                                             domain=self.domain or "",
-                                             message=f"connection {self.flyte_conn_id!r}: {redact(str(exc))}",
-                                             retryable=True).to_payload())
-            return
-        try:
-            event = await await_event(client, self.run_name, project=self.project, domain=self.domain,
-                                      deadline=self.deadline, wait_for=self.wait_for,
-                                      fetch_outputs=self.fetch_outputs, abort_on_deadline=self.abort_on_deadline)
-        finally:
-            await _release_client(key)
+            async with hook.shared_client() as client:
+                event = await self._wait(hook, client)
+        except Exception as exc:  # a bad connection: report it instead of crashing the triggerer loop
+            outcome = hook.outcome(exc)
+            event = FlyteRunEvent.from_outcome(
+                outcome, run_name=self.run_name, project=self.project or "", domain=self.domain or ""
+            ).replace(message=f"connection {self.flyte_conn_id!r}: {outcome.message}")
+        if event.status == DEADLINE and self.abort_on_deadline:
+            event = await self._abort_at_deadline(event)
+        if self.not_before is not None and (hold := self.not_before - time.time()) > 0:
+            await asyncio.sleep(hold)
         self.log.info("Flyte run %s: %s %s", self.run_name, event.status, event.phase)
-        yield TriggerEvent(event.to_payload())
+        yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
+
+    async def _wait(self, hook: FlyteHook, client: Any) -> FlyteRunEvent:
+        """The run's event; at the deadline (plus a grace for a slow lookup) a deadline event, never an abort."""
+        waiting = hook.await_event(
+            client,
+            self.run_name,
+            project=self.project,
+            domain=self.domain,
+            deadline=self.deadline,
+            wait_for=self.wait_for,
+            fetch_outputs=self.fetch_outputs,
+            abort_on_deadline=False,  # the abort is ours, after the event is settled (_abort_at_deadline)
+        )
+        if self.deadline is None:
+            return await waiting
+        try:
+            return await asyncio.wait_for(waiting, max(0.001, self.deadline - time.time()) + DEADLINE_GRACE_S)
+        except TimeoutError:
+            return FlyteRunEvent(
+                status=DEADLINE,
+                run_name=self.run_name,
+                run_url=client.run_url(self.run_name, project=self.project, domain=self.domain),
+                project=self.project or "",
+                domain=self.domain or "",
+                message=deadline_message(self.run_name, aborted=None, limit=DEADLINE_LIMIT),
+                retryable=True,
+                outcome="deadline",
+            )
+
+    async def _abort_at_deadline(self, event: FlyteRunEvent) -> FlyteRunEvent:
+        """Abort the run in the background; report within ``ABORT_REPORT_WAIT_S`` whatever is known by then."""
+        task = asyncio.get_running_loop().create_task(self._abort("the task's timeout passed while deferred"))
+        _ABORTS.add(task)
+        task.add_done_callback(_ABORTS.discard)
+        aborted: bool | None = None
+        try:
+            aborted = await asyncio.wait_for(asyncio.shield(task), ABORT_REPORT_WAIT_S)
+        except TimeoutError:
+            pass
+        except Exception:
+            aborted = False
+        message = deadline_message(self.run_name, aborted=aborted, last_phase=event.phase or None, limit=DEADLINE_LIMIT)
+        if aborted is None:  # not settled yet, or the run had just ended by itself
+            fate = "the run had already ended" if task.done() else "the run is being aborted"
+            message = message.replace("the run goes on (it was not aborted)", fate)
+        return event.replace(message=message)
+
+    async def _abort(self, reason: str) -> bool | None:
+        hook = FlyteHook(self.flyte_conn_id)
+        async with hook.shared_client() as client:
+            return await hook.abort_active(
+                client, self.run_name, project=self.project, domain=self.domain, reason=reason
+            )
 
     async def on_kill(self) -> None:
         """A user marked the deferred task failed/success or cleared it: abort the remote run."""
         if not self.cancel_on_kill:
             return
-        from flyte_remote_core import abort_quietly
-
-        key, client = await _acquire_client(self.flyte_conn_id, self.project, self.domain)
-        try:
-            run = await asyncio.wait_for(client.get_run.aio(self.run_name, project=self.project, domain=self.domain),
-                                         _ON_KILL_TIMEOUT_S)
-            if not run.done():
-                if await asyncio.wait_for(abort_quietly(run, "The Airflow task was killed while deferred"), _ON_KILL_TIMEOUT_S):
-                    self.log.info("Aborted Flyte run %s", self.run_name)
-                else:
-                    self.log.warning("Could not abort Flyte run %s (%s); it may still be running", self.run_name, run.url)
-        finally:
-            await _release_client(key)
+        hook = FlyteHook(self.flyte_conn_id)
+        async with hook.shared_client() as client:
+            aborted = await hook.abort_active(
+                client,
+                self.run_name,
+                project=self.project,
+                domain=self.domain,
+                reason="The Airflow task was killed while deferred",
+            )
+            url = client.run_url(self.run_name, project=self.project, domain=self.domain)
+        if aborted:
+            self.log.info("Aborted Flyte run %s", self.run_name)
+        elif aborted is False:
+            self.log.warning("Could not abort Flyte run %s (%s); it may still be running", self.run_name, url)

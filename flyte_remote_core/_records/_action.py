@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._errors import RunError
 from .._phases import Phase
 from .._syncify import syncify, syncify_gen
-from ._data import fetch_action_data, run_error, typed_outputs
 from ._bound import BoundRecord
+from ._data import fetch_action_data, run_error, typed_outputs
 from ._json import ToJSONMixin
 from ._values import ActionInputs, ActionOutputs
 from ._waiting import WaitFor, wait_action, watch_action
@@ -108,10 +108,11 @@ class ActionDetails(_ActionFields):
             return timedelta(milliseconds=status.duration_ms)
         if not status.HasField("start_time"):
             return timedelta(0)
-        start = status.start_time.ToDatetime(tzinfo=timezone.utc)
+        start: datetime = status.start_time.ToDatetime(tzinfo=UTC)
         if status.HasField("end_time"):
-            return status.end_time.ToDatetime(tzinfo=timezone.utc) - start
-        return datetime.now(timezone.utc) - start
+            end: datetime = status.end_time.ToDatetime(tzinfo=UTC)
+            return end - start
+        return datetime.now(UTC) - start
 
     def logs_available(self, attempt: int | None = None) -> bool:
         attempts = list(self.pb2.attempts)
@@ -120,7 +121,6 @@ class ActionDetails(_ActionFields):
         if attempt is None:
             return bool(attempts[-1].logs_available)
         return any(a.attempt == attempt and a.logs_available for a in attempts)
-
 
     def error(self) -> RunError:
         """The typed error of a finished action that did not succeed."""
@@ -178,7 +178,6 @@ class Action(_ActionFields):
         self._details = _details
         self._services = services
 
-
     @syncify
     async def details(self) -> ActionDetails:
         self._details = ActionDetails(await self._require().runs.action_details(self.pb2.id), services=self._services)
@@ -191,7 +190,9 @@ class Action(_ActionFields):
         return self
 
     @syncify_gen
-    async def watch(self, cache_data_on_done: bool = False, wait_for: WaitFor = "terminal") -> AsyncIterator[ActionDetails]:
+    async def watch(
+        self, cache_data_on_done: bool = False, wait_for: WaitFor = "terminal"
+    ) -> AsyncIterator[ActionDetails]:
         async for pb2 in watch_action(self._require(), self.pb2.id):
             details = self._details = ActionDetails(pb2, services=self._services)
             self.pb2.status.CopyFrom(details.pb2.status)
@@ -202,7 +203,9 @@ class Action(_ActionFields):
                 return
 
     @syncify
-    async def wait(self, quiet: bool = False, wait_for: WaitFor = "terminal", timeout: float | None = None) -> ActionDetails:
+    async def wait(
+        self, quiet: bool = False, wait_for: WaitFor = "terminal", timeout: float | None = None
+    ) -> ActionDetails:
         """Wait for this action (see :meth:`Run.wait`)."""
         await wait_action(self._require(), self.pb2.id, quiet=quiet, wait_for=wait_for, timeout=timeout)
         return await self.details.aio()

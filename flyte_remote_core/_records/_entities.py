@@ -69,14 +69,15 @@ class Trigger(ToJSONMixin, BoundRecord):
 
     @classmethod
     def from_details(cls, details: Any, services: Services) -> Trigger:
-        pb = trigger_definition_pb2.Trigger(id=details.id, active=details.spec.active,
-                                            automation_spec=details.automation_spec)
+        pb = trigger_definition_pb2.Trigger(
+            id=details.id, active=details.spec.active, automation_spec=details.automation_spec
+        )
         return cls(pb, details, services=services)
 
-
     def _name(self) -> Any:
-        return self._require().triggers.trigger_name(self.name, self.task_name, self.pb2.id.name.project,
-                                                     self.pb2.id.name.domain)
+        return self._require().triggers.trigger_name(
+            self.name, self.task_name, self.pb2.id.name.project, self.pb2.id.name.domain
+        )
 
     @property
     def id(self) -> Any:

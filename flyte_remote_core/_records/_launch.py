@@ -55,12 +55,20 @@ def _check_text(option: str, text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidRunOptionError(option, expected="text encodable as UTF-8", given="a string with a lone surrogate") from None
+        raise InvalidRunOptionError(
+            option, expected="text encodable as UTF-8", given="a string with a lone surrogate"
+        ) from None
 
 
-def run_spec(*, labels: Mapping[str, str] | None = None, annotations: Mapping[str, str] | None = None,
-             envs: Mapping[str, str] | None = None, overwrite_cache: bool = False,
-             interruptible: bool | None = None, queue: str | None = None) -> run_pb2.RunSpec:
+def run_spec(
+    *,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+    envs: Mapping[str, str] | None = None,
+    overwrite_cache: bool = False,
+    interruptible: bool | None = None,
+    queue: str | None = None,
+) -> run_pb2.RunSpec:
     """Check the run options and build their RunSpec; raises InvalidRunOptionError naming a bad one.
 
     Called before any network call, so a bad option never leaves uploaded inputs behind.
@@ -99,16 +107,18 @@ async def find_run(services: Services, name: str, *, project: str, domain: str) 
         return None
 
 
-async def create_run(services: Services, task: Task, inputs: Any, *, name: str | None, project: str, domain: str,
-                     spec: run_pb2.RunSpec) -> Run:
+async def create_run(
+    services: Services, task: Task, inputs: Any, *, name: str | None, project: str, domain: str, spec: run_pb2.RunSpec
+) -> Run:
     """UploadInputs + CreateRun. A named run that turns out to exist raises RunAlreadyExistsError carrying it."""
     project_id = services.scope.project_id(project, domain)
     run_id = services.scope.run_id(name, project, domain) if name else None
     # Offload the inputs first, as the official SDK does (large inputs never ride on CreateRun).
     offloaded = await services.data.upload_inputs(task.task_id, inputs, run_id=run_id, project_id=project_id)
     target: dict[str, Any] = {"run_id": run_id} if run_id is not None else {"project_id": project_id}
-    request = run_service_pb2.CreateRunRequest(task_id=task.task_id, offloaded_input_data=offloaded, run_spec=spec,
-                                               **target)
+    request = run_service_pb2.CreateRunRequest(
+        task_id=task.task_id, offloaded_input_data=offloaded, run_spec=spec, **target
+    )
     entity = f"run {name or '(new)'} of {task.name}"
     if not name:
         return Run(await services.runs.create(request, entity=entity, idempotent=False), services=services)

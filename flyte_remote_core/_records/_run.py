@@ -76,7 +76,6 @@ class Run(ToJSONMixin, BoundRecord):
         pb.action.status.CopyFrom(action.status)
         return cls(pb, details, services=details._services)
 
-
     # -- identity and state -------------------------------------------------------
     @property
     def run_id(self) -> Any:
@@ -186,8 +185,7 @@ class Run(ToJSONMixin, BoundRecord):
 
     # -- class-level seed API -------------------------------------------------------
     @syncify_classmethod
-    async def get(cls, name: str, project: str | None = None, domain: str | None = None, *,
-                  client: Any = None) -> Run:
+    async def get(cls, name: str, project: str | None = None, domain: str | None = None, *, client: Any = None) -> Run:
         """A run by name, through ``client`` or the default client set by ``init()``."""
         return await resolve_client(client).get_run.aio(name, project=project, domain=domain)  # type: ignore[no-any-return]
 

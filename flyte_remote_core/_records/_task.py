@@ -132,12 +132,13 @@ class Task(ToJSONMixin, BoundRecord):
         if auto_version is not None:
             if auto_version != "latest":
                 raise ConfigurationError(
-                    f"auto_version must be None or 'latest', got {auto_version!r}: this client computes no versions")
+                    f"auto_version must be None or 'latest', got {auto_version!r}: this client computes no versions"
+                )
             if version not in (None, "", "latest"):
                 raise ConfigurationError(f"pass either version={version!r} or auto_version='latest', not both")
             version = "latest"
-        return await resolve_client(client).get_task.aio(name, version=version, project=project,  # type: ignore[no-any-return]
-                                                         domain=domain)
+        task: Task = await resolve_client(client).get_task.aio(name, version=version, project=project, domain=domain)
+        return task
 
     @syncify
     async def sync(self) -> Task:
@@ -149,8 +150,9 @@ class Task(ToJSONMixin, BoundRecord):
         return f"Task(name={self.name!r}, version={self.version!r}, project={self.project!r}, domain={self.domain!r})"
 
 
-async def fetch_task(services: Services, name: str, version: str | None, *, project: str | None,
-                     domain: str | None) -> Task:
+async def fetch_task(
+    services: Services, name: str, version: str | None, *, project: str | None, domain: str | None
+) -> Task:
     """A deployed task; ``version`` None or "latest" picks the newest deployed version."""
     project, domain = services.scope.resolve(project, domain)
     if not isinstance(name, str) or not name:

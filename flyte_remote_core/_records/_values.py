@@ -37,7 +37,7 @@ class ActionOutputs(tuple, ToJSONMixin):  # type: ignore[type-arg]
         self.names = tuple(names) if names is not None else tuple(f"o{i}" for i in range(len(data)))
         return self
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             try:
                 return tuple.__getitem__(self, self.names.index(key))
@@ -48,11 +48,11 @@ class ActionOutputs(tuple, ToJSONMixin):  # type: ignore[type-arg]
     @property
     def named(self) -> dict[str, Any]:
         """``{output name: Python value}``."""
-        return dict(zip(self.names, self))
+        return dict(zip(self.names, self, strict=True))
 
     def to_dict(self) -> dict[str, Any]:
         """``{output name: JSON-safe value}``, ready for XCom."""
-        return {name: to_json_safe(value) for name, value in zip(self.names, self)}
+        return {name: to_json_safe(value) for name, value in zip(self.names, self, strict=True)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())

@@ -22,8 +22,7 @@ WaitFor = Literal["terminal", "running"]
 _RECONNECT = RetryPolicy(attempts=1_000_000, initial_backoff=0.05, max_backoff=5.0)
 
 
-async def wait_action(services: Services, action_id: Any, *, quiet: bool, wait_for: str,
-                      timeout: float | None) -> Any:
+async def wait_action(services: Services, action_id: Any, *, quiet: bool, wait_for: str, timeout: float | None) -> Any:
     """Wait through the shared watcher; returns the last ``ActionStatus`` seen.
 
     No extra read happens on success: with thousands of waits, one GetActionDetails per
@@ -41,13 +40,14 @@ async def wait_action(services: Services, action_id: Any, *, quiet: bool, wait_f
     url = services.run_url(run.name, project=run.project, domain=run.domain)
     last: list[tuple[Phase, Any]] = []
     with WaitPanel(run_name=run.name, url=url, quiet=quiet) as panel:
+
         def on_status(phase: Phase, status: Any) -> None:
             last.append((phase, status))
             panel.phase(phase, status)
 
         try:
             await asyncio.wait_for(services.watcher().wait(action_id, until, on_status), timeout)
-        except asyncio.TimeoutError:  # TimeoutError's alias from 3.11; a distinct class on 3.10
+        except TimeoutError:  # TimeoutError's alias from 3.11; a distinct class on 3.10
             raise WaitTimeoutError(run.name, timeout or 0, last[-1][0].value if last else None) from None
         phase, status = last[-1]
         if not quiet and phase.is_terminal and not phase.is_success:

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from flyteidl2.cluster import payload_pb2
-from flyteidl2.dataproxy import dataproxy_service_pb2
-from flyteidl2.task import common_pb2, task_definition_pb2
 from flyteidl2.common import identifier_pb2
 from flyteidl2.common import run_pb2 as common_run_pb2
+from flyteidl2.dataproxy import dataproxy_service_pb2
+from flyteidl2.task import common_pb2, task_definition_pb2
 
 from .._errors import ConfigurationError, RemoteError, UnimplementedError
 from .._transport import Endpoint, Rpc, parse_endpoint
@@ -38,7 +38,7 @@ class DataService:
             return
         request = payload_pb2.SelectClusterRequest(
             project_id=self._scope.project_id(project, domain),
-            operation=payload_pb2.SelectClusterRequest.Operation.Value(operation),
+            operation=payload_pb2.SelectClusterRequest.Operation.Value(operation),  # type: ignore[arg-type]
         )
         try:
             response = await self._rpc.call("cluster", "SelectCluster", request, entity=f"project {project}")
@@ -60,9 +60,14 @@ class DataService:
             self._routed.discard((operation, *self._scope.resolve(project, domain)))  # ask again next time
             raise
 
-    async def upload_inputs(self, task_id: task_definition_pb2.TaskIdentifier, inputs: common_pb2.Inputs, *,
-                            run_id: identifier_pb2.RunIdentifier | None,
-                            project_id: identifier_pb2.ProjectIdentifier) -> common_run_pb2.OffloadedInputData:
+    async def upload_inputs(
+        self,
+        task_id: task_definition_pb2.TaskIdentifier,
+        inputs: common_pb2.Inputs,
+        *,
+        run_id: identifier_pb2.RunIdentifier | None,
+        project_id: identifier_pb2.ProjectIdentifier,
+    ) -> common_run_pb2.OffloadedInputData:
         target = {"run_id": run_id} if run_id is not None else {"project_id": project_id}
         request = dataproxy_service_pb2.UploadInputsRequest(task_id=task_id, inputs=inputs, **target)
 
@@ -72,11 +77,15 @@ class DataService:
 
         return await self._routed_call("OPERATION_UPLOAD_INPUTS", project_id.name, project_id.domain, call)
 
-    async def action_data(self, action_id: identifier_pb2.ActionIdentifier) -> dataproxy_service_pb2.GetActionDataResponse:
+    async def action_data(
+        self, action_id: identifier_pb2.ActionIdentifier
+    ) -> dataproxy_service_pb2.GetActionDataResponse:
         request = dataproxy_service_pb2.GetActionDataRequest(action_id=action_id)
 
         async def call() -> dataproxy_service_pb2.GetActionDataResponse:
-            return await self._rpc.call("dataproxy", "GetActionData", request, entity=f"data of run {action_id.run.name}")
+            return await self._rpc.call(
+                "dataproxy", "GetActionData", request, entity=f"data of run {action_id.run.name}"
+            )
 
         return await self._routed_call("OPERATION_GET_ACTION_DATA", action_id.run.project, action_id.run.domain, call)
 
@@ -89,8 +98,20 @@ class DataService:
         return await self._routed_call("OPERATION_CREATE_UPLOAD_LOCATION", request.project, request.domain, call)
 
     async def tail_logs(self, action_id: identifier_pb2.ActionIdentifier, attempt: int) -> AsyncIterator[list[str]]:
-        """TailLogs: yields the lines of each message (a line keeps its own text exactly)."""
+        """TailLogs: yields the lines of each message, each without its line ending.
+
+        A backend sends each line with its trailing newline (the SDK's renderers rely on it);
+        lines are handed out as ``str.splitlines()`` would, so callers see the same text from any backend.
+        """
         await self.select_cluster("OPERATION_TAIL_LOGS", action_id.run.project, action_id.run.domain)
         request = dataproxy_service_pb2.TailLogsRequest(action_id=action_id, attempt=attempt)
-        async for message in self._rpc.stream("dataproxy", "TailLogs", request, entity=f"logs of run {action_id.run.name}"):
-            yield [line.message for logs in message.logs for line in logs.lines]
+        async for message in self._rpc.stream(
+            "dataproxy", "TailLogs", request, entity=f"logs of run {action_id.run.name}"
+        ):
+            yield [_without_newline(line.message) for logs in message.logs for line in logs.lines]
+
+
+def _without_newline(message: str) -> str:
+    if message.endswith("\r\n"):
+        return message[:-2]
+    return message[:-1] if message.endswith("\n") else message

@@ -36,8 +36,9 @@ class Services(Protocol):
         """The process-wide shared watcher for this endpoint on the running event loop."""
         ...
 
-    def run_url(self, run_name: str, *, project: str | None = None, domain: str | None = None,
-                action: str | None = None) -> str:
+    def run_url(
+        self, run_name: str, *, project: str | None = None, domain: str | None = None, action: str | None = None
+    ) -> str:
         """The console URL of a run (action pages add ``?i=<action>``)."""
         ...
 

@@ -17,8 +17,16 @@ from ._watcher import SharedWatcher, shared_watcher
 class ServiceSet:
     """Every facade over one Rpc; satisfies :class:`~._protocol.Services`."""
 
-    def __init__(self, rpc: Rpc, scope: Scope, *, config: ClientConfig, endpoint: Endpoint,
-                 loop_thread: LoopThread, console_base: str | None = None) -> None:
+    def __init__(
+        self,
+        rpc: Rpc,
+        scope: Scope,
+        *,
+        config: ClientConfig,
+        endpoint: Endpoint,
+        loop_thread: LoopThread,
+        console_base: str | None = None,
+    ) -> None:
         self.rpc = rpc
         self.scope = scope
         self.config = config
@@ -35,14 +43,21 @@ class ServiceSet:
     def watcher(self) -> SharedWatcher:
         return shared_watcher(self.rpc.key, self.rpc.channel_factory)
 
-    def run_url(self, run_name: str, *, project: str | None = None, domain: str | None = None,
-                action: str | None = None) -> str:
+    def run_url(
+        self, run_name: str, *, project: str | None = None, domain: str | None = None, action: str | None = None
+    ) -> str:
         project, domain = self.scope.resolve(project, domain)
         if self._console_base:
             url = f"{self._console_base}/v2/domain/{domain}/project/{project}/runs/{run_name}"
             return url + (f"?i={action}" if action else "")
-        return console_url(self.config.endpoint, insecure=self.config.insecure, project=project, domain=domain,
-                           run_name=run_name, action=action)
+        return console_url(
+            self.config.endpoint,
+            insecure=self.config.insecure,
+            project=project,
+            domain=domain,
+            run_name=run_name,
+            action=action,
+        )
 
     def http_verify(self, verify: bool) -> bool | ssl.SSLContext:
         if not verify or self.config.insecure_skip_verify:

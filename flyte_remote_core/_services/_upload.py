@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-
 from flyteidl2.dataproxy import dataproxy_service_pb2
 
 from .._errors import ConfigurationError, StorageError, redact
@@ -48,7 +47,9 @@ def _retry_after(response: httpx.Response, attempt: int) -> float:
     return random.uniform(0, min(5.0, 0.2 * 2**attempt))
 
 
-async def put_signed(url: str, path: Path, md5: bytes, headers: dict[str, str], *, verify: bool | ssl.SSLContext) -> None:
+async def put_signed(
+    url: str, path: Path, md5: bytes, headers: dict[str, str], *, verify: bool | ssl.SSLContext
+) -> None:
     """PUT a file to a signed URL, retrying 408/429/5xx and honouring Retry-After."""
     data = path.read_bytes()
     send_headers = {"Content-MD5": base64.b64encode(md5).decode(), "Content-Length": str(len(data)), **headers}
@@ -59,7 +60,9 @@ async def put_signed(url: str, path: Path, md5: bytes, headers: dict[str, str], 
             except httpx.TransportError as exc:
                 # A certificate that does not verify will not verify on the next try either.
                 if attempt + 1 == _ATTEMPTS or "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                    raise StorageError(f"uploading {path} failed: {type(exc).__name__}: {redact(str(exc)[:200])}") from None
+                    raise StorageError(
+                        f"uploading {path} failed: {type(exc).__name__}: {redact(str(exc)[:200])}"
+                    ) from None
                 await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))
                 continue
             if response.status_code < 300:
@@ -73,8 +76,14 @@ async def put_signed(url: str, path: Path, md5: bytes, headers: dict[str, str], 
             )
 
 
-async def upload_file(services: Services, fp: Path | str, *, verify: bool = True, filename_root: str | None = None,
-                      filename: str | None = None) -> tuple[str, str]:
+async def upload_file(
+    services: Services,
+    fp: Path | str,
+    *,
+    verify: bool = True,
+    filename_root: str | None = None,
+    filename: str | None = None,
+) -> tuple[str, str]:
     """Upload one file; returns ``(md5 hex digest, remote URI)``."""
     path = Path(fp)
     if not path.is_file():

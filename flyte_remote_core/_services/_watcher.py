@@ -47,7 +47,7 @@ DEFAULT_LINGER_S = 30.0
 
 
 class _Waiter:
-    __slots__ = ("action_id", "until", "on_status", "future", "last_phase")
+    __slots__ = ("action_id", "future", "last_phase", "on_status", "until")
 
     def __init__(self, action_id: Any, until: Callable[[Phase], bool], on_status: StatusCallback | None) -> None:
         self.action_id = action_id

@@ -23,6 +23,7 @@ import grpc.aio
 if TYPE_CHECKING:
     import httpx
 
+from .._errors import ConfigurationError
 from ._auth import (
     ClientCredentialsToken,
     CommandToken,
@@ -33,7 +34,6 @@ from ._auth import (
     parse_api_key,
 )
 from ._endpoint import Endpoint, parse_endpoint
-from .._errors import ConfigurationError
 
 __all__ = ["DEFAULT_GRPC_OPTIONS", "ChannelConfig", "channel_config", "create_channel", "fetch_server_trust"]
 
@@ -54,15 +54,34 @@ DEFAULT_GRPC_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 _AUTH_TYPES = {
-    "client_credentials": "client_credentials", "clientsecret": "client_credentials", "client_secret": "client_credentials",
-    "device_flow": "device_flow", "deviceflow": "device_flow", "device": "device_flow",
-    "token": "token", "static": "token",
-    "command": "command", "externalcommand": "command", "external_command": "command",
+    "client_credentials": "client_credentials",
+    "clientsecret": "client_credentials",
+    "client_secret": "client_credentials",
+    "device_flow": "device_flow",
+    "deviceflow": "device_flow",
+    "device": "device_flow",
+    "token": "token",
+    "static": "token",
+    "command": "command",
+    "externalcommand": "command",
+    "external_command": "command",
     "none": "none",
 }
 _KNOWN_KWARGS = {
-    "client_id", "client_secret", "client_credentials_secret", "token", "token_command", "command", "auth_type",
-    "scopes", "audience", "header_key", "keepalive_time_ms", "keepalive_timeout_ms", "options", "device_prompt",
+    "client_id",
+    "client_secret",
+    "client_credentials_secret",
+    "token",
+    "token_command",
+    "command",
+    "auth_type",
+    "scopes",
+    "audience",
+    "header_key",
+    "keepalive_time_ms",
+    "keepalive_timeout_ms",
+    "options",
+    "device_prompt",
 }
 
 
@@ -81,7 +100,7 @@ def fetch_server_trust(host: str, port: int, *, timeout: float = 10.0) -> tuple[
     ctx.set_alpn_protocols(["h2"])
     with socket.create_connection((host, port), timeout=timeout) as raw:
         with ctx.wrap_socket(raw, server_hostname=host if not _is_ip(host) else None) as tls:
-            chain = tls._sslobj.get_unverified_chain() if hasattr(tls._sslobj, "get_unverified_chain") else None  # type: ignore[union-attr]
+            chain = tls._sslobj.get_unverified_chain() if hasattr(tls._sslobj, "get_unverified_chain") else None  # type: ignore[attr-defined]
             if chain:
                 root_pem = chain[-1].public_bytes(ssl._ssl.ENCODING_PEM).encode()  # type: ignore[attr-defined]
                 leaf = chain[0].get_info()
@@ -108,11 +127,14 @@ def _name_override(host: str, leaf: Mapping[str, Any]) -> str | None:
     ips = [v for k, v in sans if k == "IP Address"]
     if host in ips or host.lower() in (d.lower() for d in dns):
         return None
-    if any(d.startswith("*.") and host.lower().endswith(d[1:].lower()) and host.count(".") == d.count(".") for d in dns):
+    if any(
+        d.startswith("*.") and host.lower().endswith(d[1:].lower()) and host.count(".") == d.count(".") for d in dns
+    ):
         return None
     if dns:
         # A wildcard name is not a host name; pick one that the wildcard covers.
-        return "x" + dns[0][1:] if dns[0].startswith("*.") else dns[0]
+        first = str(dns[0])
+        return "x" + first[1:] if first.startswith("*.") else first
     for rdn in leaf.get("subject", ()):
         for key, value in rdn:
             if key == "commonName":
@@ -180,8 +202,11 @@ class ChannelConfig:
             )
         credentials, extra = await self._credentials()
         return grpc.aio.secure_channel(
-            self.endpoint.target, credentials, options=_merge(options, extra),
-            compression=self.compression, interceptors=interceptors or None,
+            self.endpoint.target,
+            credentials,
+            options=_merge(options, extra),
+            compression=self.compression,
+            interceptors=interceptors or None,
         )
 
 
@@ -237,14 +262,19 @@ def channel_config(
         )
     plain = bool(insecure) if ep.tls is None else not ep.tls
     if plain and (ca_cert_file_path or insecure_skip_verify or ssl_credentials):
-        raise ConfigurationError("TLS options (ca_cert_file_path, insecure_skip_verify, ssl_credentials) need a TLS endpoint, not insecure=True")
+        raise ConfigurationError(
+            "TLS options (ca_cert_file_path, insecure_skip_verify, ssl_credentials) need a TLS endpoint, "
+            "not insecure=True"
+        )
     ca_pem: bytes | None = None
     if ca_cert_file_path:
         try:
             with open(ca_cert_file_path, "rb") as f:
                 ca_pem = f.read()
         except OSError as e:
-            raise ConfigurationError(f"cannot read CA certificate file {ca_cert_file_path!r}: {e.strerror or e}") from None
+            raise ConfigurationError(
+                f"cannot read CA certificate file {ca_cert_file_path!r}: {e.strerror or e}"
+            ) from None
         if b"-----BEGIN CERTIFICATE-----" not in ca_pem:
             raise ConfigurationError(f"CA certificate file {ca_cert_file_path!r} contains no PEM certificate")
 
@@ -256,8 +286,13 @@ def channel_config(
     options = _merge(options, list(grpc_options or ()))
 
     cfg = ChannelConfig(
-        endpoint=ep, insecure=plain, insecure_skip_verify=bool(insecure_skip_verify), ca_cert_pem=ca_pem,
-        ssl_credentials=ssl_credentials, grpc_options=tuple(options), compression=compression,
+        endpoint=ep,
+        insecure=plain,
+        insecure_skip_verify=bool(insecure_skip_verify),
+        ca_cert_pem=ca_pem,
+        ssl_credentials=ssl_credentials,
+        grpc_options=tuple(options),
+        compression=compression,
         proxy_auth=CommandToken(list(proxy_command)) if proxy_command else None,
     )
     auth = _auth_source(cfg, key, kwargs, http_session, _verify_for_http(cfg, ca_cert_file_path) if not plain else True)
@@ -268,10 +303,16 @@ def channel_config(
 
 
 def _auth_source(
-    cfg: ChannelConfig, key: Any, kw: dict[str, Any], http_session: httpx.AsyncClient | None, verify: bool | ssl.SSLContext
+    cfg: ChannelConfig,
+    key: Any,
+    kw: dict[str, Any],
+    http_session: httpx.AsyncClient | None,
+    verify: bool | ssl.SSLContext,
 ) -> TokenSource | None:
     client_id = kw.get("client_id") or (key.client_id if key else None)
-    client_secret = kw.get("client_secret") or kw.get("client_credentials_secret") or (key.client_secret if key else None)
+    client_secret = (
+        kw.get("client_secret") or kw.get("client_credentials_secret") or (key.client_secret if key else None)
+    )
     command = kw.get("token_command") or kw.get("command")
     requested = kw.get("auth_type")
     if requested is not None:
@@ -292,8 +333,12 @@ def _auth_source(
     if isinstance(scopes, str):
         scopes = scopes.split()
     common: dict[str, Any] = dict(
-        channel_factory=cfg.open_unauthenticated, scopes=scopes, audience=kw.get("audience"),
-        http_session=http_session, verify=verify, proxy=cfg.proxy_auth,
+        channel_factory=cfg.open_unauthenticated,
+        scopes=scopes,
+        audience=kw.get("audience"),
+        http_session=http_session,
+        verify=verify,
+        proxy=cfg.proxy_auth,
     )
     if kind == "none":
         return None
@@ -333,8 +378,16 @@ async def create_channel(
     event loops, keep a :class:`ChannelConfig` and call its ``open()`` per loop.
     """
     cfg = channel_config(
-        endpoint, api_key, insecure, insecure_skip_verify, ca_cert_file_path, ssl_credentials,
-        grpc_options, compression, http_session, proxy_command, **kwargs,
+        endpoint,
+        api_key,
+        insecure,
+        insecure_skip_verify,
+        ca_cert_file_path,
+        ssl_credentials,
+        grpc_options,
+        compression,
+        http_session,
+        proxy_command,
+        **kwargs,
     )
     return await cfg.open()
-

@@ -32,8 +32,13 @@ class ClientConfig:
     extra: tuple[tuple[str, Any], ...] = field(default=())
 
     def __repr__(self) -> str:
-        auth = "api_key" if self.api_key else "client_credentials" if self.client_id else (
-            "token" if self.token else "command" if self.token_command else "none")
+        auth = (
+            "api_key"
+            if self.api_key
+            else "client_credentials"
+            if self.client_id
+            else ("token" if self.token else "command" if self.token_command else "none")
+        )
         return f"ClientConfig(endpoint={self.endpoint!r}, insecure={self.insecure}, auth={auth})"
 
     def key(self) -> str:

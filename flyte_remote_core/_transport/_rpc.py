@@ -20,6 +20,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any
 
 import grpc
@@ -161,7 +162,7 @@ class Rpc:
         *,
         entity: str | None = None,
         idempotent: bool | None = None,
-        timeout: float | None = ...,  # type: ignore[assignment]
+        timeout: float | EllipsisType | None = ...,
     ) -> Any:
         """A unary call with the retry policy and error translation.
 
@@ -170,7 +171,7 @@ class Rpc:
         """
         if idempotent is None:
             idempotent = method.startswith(_IDEMPOTENT_PREFIXES)
-        deadline = self._timeout if timeout is ... else timeout
+        deadline = self._timeout if isinstance(timeout, EllipsisType) else timeout
         try:
             return await self._once(service, method, request, entity, deadline)
         except RemoteError as error:
@@ -193,9 +194,7 @@ class Rpc:
         except grpc.RpcError as exc:
             raise translate_rpc_error(exc, entity=entity) from None
 
-    async def stream(
-        self, service: str, method: str, request: Any, *, entity: str | None = None
-    ) -> AsyncIterator[Any]:
+    async def stream(self, service: str, method: str, request: Any, *, entity: str | None = None) -> AsyncIterator[Any]:
         """A server stream, with errors translated. Reconnecting is the caller's policy."""
         stub = await self.stub(service)
         call = getattr(stub, method)(request)

@@ -24,16 +24,16 @@ from google.protobuf import json_format
 
 from . import _storage
 from ._hints import NoneType, is_enum_type, is_union, strip_annotated
-from ._structs import rebuild, unpack
-from ._unions import hint_for_variant, is_simple
 from ._refs import DataFrameRef, DirRef, FileRef
+from ._structs import rebuild, unpack
 from ._types import MSGPACK, describe
+from ._unions import hint_for_variant, is_simple
 
 __all__ = ["ReadUri", "from_literal"]
 
 ReadUri = Callable[[str], bytes]
 
-_UTC = datetime.timezone.utc
+_UTC = datetime.UTC
 
 
 def from_literal(

@@ -30,14 +30,14 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 from . import _coerce as coerce_text
 from ._hints import is_dataclass_instance, is_pydantic_instance, is_struct_model, strip_annotated
-from ._structs import build, pack, short_error, struct_data
-from ._unions import hint_for_variant, tagged_variant, variant_order
 from ._refs import DataFrameRef, DirRef, FileRef
+from ._structs import build, pack, short_error, struct_data
 from ._types import MSGPACK, describe
+from ._unions import hint_for_variant, tagged_variant, variant_order
 
 __all__ = ["Mismatch", "encode"]
 
-_UTC = datetime.timezone.utc
+_UTC = datetime.UTC
 _INT64 = (-(2**63), 2**63 - 1)
 _MAX_DURATION_S = 315_576_000_000  # protobuf Duration's documented range
 
@@ -263,7 +263,7 @@ def _encode_struct(
 
 
 def _uri_of(value: Any, ref_type: type) -> tuple[str, str | None] | None:
-    if isinstance(value, ref_type):
+    if isinstance(value, (FileRef, DirRef, DataFrameRef)) and isinstance(value, ref_type):
         return value.uri, value.format
     if isinstance(value, str) and value:
         return value, None

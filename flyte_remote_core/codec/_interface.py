@@ -32,10 +32,10 @@ def _unwrap(func: Any) -> Callable[..., Any]:
     # Decorated task objects (the SDK's TaskTemplate and similar) keep the function in `.func`.
     inner = getattr(func, "func", None)
     if not inspect.isroutine(func) and callable(inner):
-        return inner
+        return typing.cast(Callable[..., Any], inner)
     if not callable(func):
         raise TypeError(f"{func!r} is not a function")
-    return func
+    return typing.cast(Callable[..., Any], func)
 
 
 def input_types_for(func: Any) -> dict[str, Any]:

@@ -57,12 +57,12 @@ from typing import Any
 from flyteidl2.core import interface_pb2, literals_pb2, types_pb2
 from flyteidl2.task import common_pb2
 
+from .._errors import InvalidInputError, InvalidInputsError
 from ._decode import ReadUri, from_literal
 from ._encode import Mismatch, encode
 from ._hints import is_dataclass_instance, is_pydantic_instance, strip_annotated
-from ._structs import TEXT_TYPES, build, struct_data, time_data
-from .._errors import InvalidInputError, InvalidInputsError
 from ._refs import DataFrameRef, DirRef, FileRef
+from ._structs import TEXT_TYPES, build, struct_data, time_data
 from ._types import describe
 
 __all__ = [
@@ -93,11 +93,13 @@ def to_literal(
     except Mismatch as e:
         raise InvalidInputError(e.name, expected=e.expected, given=e.given) from None
     except UnicodeEncodeError:  # a lone surrogate: protobuf and msgpack both need valid UTF-8
-        raise InvalidInputError(name, expected=f"{describe(lt)} with text encodable as UTF-8",
-                                given="a string with a lone surrogate") from None
+        raise InvalidInputError(
+            name, expected=f"{describe(lt)} with text encodable as UTF-8", given="a string with a lone surrogate"
+        ) from None
     except RecursionError:
-        raise InvalidInputError(name, expected=f"{describe(lt)} nested less deeply",
-                                given="a value nested too deeply to encode") from None
+        raise InvalidInputError(
+            name, expected=f"{describe(lt)} nested less deeply", given="a value nested too deeply to encode"
+        ) from None
 
 
 # ---------------------------------------------------------------- named inputs and outputs

@@ -19,7 +19,15 @@ from .._errors import StorageError
 __all__ = ["local_path", "read_uri", "read_uri_async", "write_uri", "write_uri_async"]
 
 # Drivers fsspec needs for the common object stores, to make the error message actionable.
-_DRIVERS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "abfss": "adlfs", "az": "adlfs"}
+_DRIVERS = {
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "abfs": "adlfs",
+    "abfss": "adlfs",
+    "az": "adlfs",
+}
 
 
 def local_path(uri: str) -> str | None:
@@ -58,9 +66,11 @@ def read_uri(uri: str) -> bytes:
     try:
         if path is not None:
             with open(path, "rb") as f:
-                return f.read()
+                data: bytes = f.read()
+            return data
         with _fsspec_open(uri, "rb") as f:
-            return f.read()
+            remote: bytes = f.read()
+        return remote
     except StorageError:
         raise
     except FileNotFoundError as e:

@@ -48,7 +48,8 @@ __all__ = ["TEXT_TYPES", "build", "pack", "rebuild", "short_error", "struct_data
 
 def pack(data: Any) -> bytes:
     """The msgpack bytes of plain struct data."""
-    return msgpack.packb(data, use_bin_type=True)
+    packed: bytes = msgpack.packb(data, use_bin_type=True)
+    return packed
 
 
 def unpack(payload: bytes) -> Any:
@@ -150,7 +151,7 @@ def build(tp: Any, data: Any) -> Any:
             raise TypeError(f"expected an array, got {type(data).__name__}")
         container = origin or tp
         if container is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
-            return tuple(build(a, v) for a, v in zip(args, data))
+            return tuple(build(a, v) for a, v in zip(args, data, strict=False))
         item = args[0] if args else Any
         return container(build(item, v) for v in data)
     if origin is dict or tp is dict:

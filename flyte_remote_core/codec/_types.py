@@ -61,7 +61,6 @@ from ._hints import (
     is_union,
     strip_annotated,
 )
-
 from ._refs import DataFrameRef, DirRef, FileRef
 
 __all__ = [
@@ -181,7 +180,7 @@ def literal_type_for(py_type: Any) -> types_pb2.LiteralType:
     if tp is None or tp is NoneType:
         return types_pb2.LiteralType(simple=types_pb2.NONE)
     if tp in _SIMPLE:
-        return types_pb2.LiteralType(simple=_SIMPLE[tp])
+        return types_pb2.LiteralType(simple=_SIMPLE[tp])  # type: ignore[arg-type]
     if tp is FileRef:
         return types_pb2.LiteralType(blob=types_pb2.BlobType(format="", dimensionality=types_pb2.BlobType.SINGLE))
     if tp is DirRef:
@@ -252,7 +251,8 @@ def json_schema_for(tp: Any, _seen: frozenset[Any] = frozenset()) -> dict[str, A
     if origin is typing.Literal:
         return {"enum": list(args)}
     if is_pydantic_type(tp):
-        return tp.model_json_schema()
+        model_schema: dict[str, Any] = tp.model_json_schema()
+        return model_schema
     if is_dataclass_type(tp):
         if tp in _seen:  # recursive dataclass: stop instead of looping
             return {"type": "object", "title": tp.__name__}
@@ -265,7 +265,12 @@ def json_schema_for(tp: Any, _seen: frozenset[Any] = frozenset()) -> dict[str, A
                 required.append(f.name)
             elif isinstance(f.default, (str, int, float, bool)) or f.default is None:
                 props[f.name]["default"] = f.default
-        schema: dict[str, Any] = {"type": "object", "title": tp.__name__, "properties": props, "additionalProperties": False}
+        schema: dict[str, Any] = {
+            "type": "object",
+            "title": tp.__name__,
+            "properties": props,
+            "additionalProperties": False,
+        }
         if required:
             schema["required"] = required
         return schema

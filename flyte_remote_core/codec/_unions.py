@@ -119,4 +119,4 @@ def same_type(a: types_pb2.LiteralType | None, b: types_pb2.LiteralType) -> bool
         ta = a.metadata.fields.get("title")
         tb = b.metadata.fields.get("title")
         return ta is None or tb is None or ta == tb
-    return _essence(a) == _essence(b)
+    return bool(_essence(a) == _essence(b))

@@ -11,6 +11,14 @@
 
 CLI: ``flyte-devserver --port 8090 --tasks my_tasks`` (or ``python -m flyte_remote_core.devserver``).
 pytest: the ``flyte_devserver`` fixture (installed with the package).
+
+The names above, ``pytest_plugin`` and the CLI are the public surface; the sub-packages
+are the devserver's rooms, each importing only those below it::
+
+    server      the ASGI app, the wiring, the DevServer lifecycle, the CLI
+    services    one module per flyteidl2 service        admin   test control (admin API)
+    engine      state, the run/action state machine     auth    --auth: tokens, API keys
+    execution   how a task runs: registry, worker pool
 """
 
 from __future__ import annotations
@@ -20,24 +28,24 @@ from typing import TYPE_CHECKING, Any
 __all__ = ["AdminHandle", "DevServer", "task_options"]
 
 if TYPE_CHECKING:
-    from ._admin import AdminHandle
-    from ._server import DevServer
-    from ._tasks import task_options
+    from .admin.handle import AdminHandle
+    from .execution.options import task_options
+    from .server.devserver import DevServer
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: importing the package (e.g. for task_options in a tasks module run by a
     # worker) must not pull in hypercorn, connectrpc and every flyteidl2 service.
     if name == "DevServer":
-        from ._server import DevServer
+        from .server.devserver import DevServer
 
         return DevServer
     if name == "AdminHandle":
-        from ._admin import AdminHandle
+        from .admin.handle import AdminHandle
 
         return AdminHandle
     if name == "task_options":
-        from ._tasks import task_options
+        from .execution.options import task_options
 
         return task_options
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

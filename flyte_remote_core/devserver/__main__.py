@@ -1,3 +1,5 @@
-from ._cli import main
+"""``python -m flyte_remote_core.devserver``: the ``flyte-devserver`` CLI."""
+
+from .server.cli import main
 
 raise SystemExit(main())

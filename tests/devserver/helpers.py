@@ -19,7 +19,7 @@ from flyteidl2.trigger import trigger_service_pb2_grpc as trigger_grpc
 from flyteidl2.workflow import run_service_pb2 as rs
 from flyteidl2.workflow import run_service_pb2_grpc as run_grpc
 
-from flyte_remote_core.devserver._admin_pb import admin_pb2_grpc
+from flyte_remote_core.devserver.admin._pb import admin_pb2_grpc
 
 PROJECT, DOMAIN = "flytesnacks", "development"
 TERMINAL = {
@@ -144,3 +144,12 @@ async def outputs(stubs: Stubs, name: str) -> dict:
 
     resp = await stubs.dp.GetActionData(dp.GetActionDataRequest(action_id=action_id(name)), timeout=10)
     return {nl.name: prim(nl.value) for nl in resp.outputs.literals}
+
+
+async def tick_scheduler(server, now: float) -> int:
+    """One trigger-scheduler tick on the server's loop with its clock at ``now``; how many runs it created.
+
+    Reaches into the server: the clock is not part of the admin API.
+    """
+    fut = server._thread.submit(server._backend.engine.scheduler.tick(now))
+    return await asyncio.wrap_future(fut)

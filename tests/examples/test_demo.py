@@ -14,8 +14,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _demo(env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("FLYTE_", "AIRFLOW"))}
-    return subprocess.run([sys.executable, "-m", "examples.demo"], cwd=REPO, env={**clean, **env},
-                          capture_output=True, text=True, timeout=240)
+    return subprocess.run(
+        [sys.executable, "-m", "examples.demo"],
+        cwd=REPO,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 def _assert_summary(result: subprocess.CompletedProcess) -> None:

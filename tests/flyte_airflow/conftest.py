@@ -60,8 +60,9 @@ def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Migrate the metadata DB once per session (``airflow db migrate``, as a user would)."""
-    result = subprocess.run([AIRFLOW_BIN, "db", "migrate"], env=os.environ.copy(), capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [AIRFLOW_BIN, "db", "migrate"], env=os.environ.copy(), capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return AIRFLOW_HOME
 
@@ -72,8 +73,13 @@ def flyte_devserver_tasks():
 
 
 def connection_json(endpoint: str, **extra) -> str:
-    return json.dumps({"conn_type": "flyte", "host": endpoint,
-                       "extra": {"insecure": True, "project": "flytesnacks", "domain": "development", **extra}})
+    return json.dumps(
+        {
+            "conn_type": "flyte",
+            "host": endpoint,
+            "extra": {"insecure": True, "project": "flytesnacks", "domain": "development", **extra},
+        }
+    )
 
 
 @pytest.fixture
@@ -126,8 +132,11 @@ class DagResult:
         from airflow.utils.session import create_session
 
         with create_session() as session:
-            ti = session.query(TaskInstance).filter_by(dag_id=self.dag_run.dag_id, run_id=self.dag_run.run_id,
-                                                       task_id=task_id).one()
+            ti = (
+                session.query(TaskInstance)
+                .filter_by(dag_id=self.dag_run.dag_id, run_id=self.dag_run.run_id, task_id=task_id)
+                .one()
+            )
             session.expunge(ti)
             return ti
 
@@ -144,8 +153,11 @@ class DagResult:
         from airflow.utils.session import create_session
 
         with create_session() as session:
-            row = session.query(XComModel).filter_by(dag_id=self.dag_run.dag_id, run_id=self.dag_run.run_id,
-                                                     task_id=task_id, key=key).one_or_none()
+            row = (
+                session.query(XComModel)
+                .filter_by(dag_id=self.dag_run.dag_id, run_id=self.dag_run.run_id, task_id=task_id, key=key)
+                .one_or_none()
+            )
             if row is None:
                 return None
             return XComModel.deserialize_value(row)

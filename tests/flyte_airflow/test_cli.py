@@ -14,8 +14,14 @@ EXAMPLE_DAG = REPO_ROOT / "examples" / "airflow" / "dags" / "flyte_example.py"
 
 
 def _airflow(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([AIRFLOW_BIN, *args], env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout, cwd=str(REPO_ROOT))
+    return subprocess.run(
+        [AIRFLOW_BIN, *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(REPO_ROOT),
+    )
 
 
 @pytest.mark.timeout(240)
@@ -38,8 +44,12 @@ def test_example_dag_through_airflow_dags_test_cli(airflow_db, flyte_devserver):
     target = DAGS_FOLDER / "flyte_example.py"
     shutil.copy(EXAMPLE_DAG, target)
     try:
-        result = _airflow("dags", "test", "flyte_example",
-                          env={"AIRFLOW_CONN_FLYTE_DEFAULT": connection_json(flyte_devserver.endpoint)})
+        result = _airflow(
+            "dags",
+            "test",
+            "flyte_example",
+            env={"AIRFLOW_CONN_FLYTE_DEFAULT": connection_json(flyte_devserver.endpoint)},
+        )
     finally:
         target.unlink()
     output = result.stdout + result.stderr

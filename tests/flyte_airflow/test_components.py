@@ -39,10 +39,20 @@ def _wait_for(predicate, timeout=20.0):
 
 # -- trigger ------------------------------------------------------------------------------------
 
+
 def test_trigger_serialize_round_trips_every_argument():
-    trigger = FlyteRunTrigger(run_name="af-abc-1", flyte_conn_id="other", project="p", domain="staging",
-                              deadline=1234.5, wait_for="running", fetch_outputs=False, abort_on_deadline=False,
-                              cancel_on_kill=False)
+    trigger = FlyteRunTrigger(
+        run_name="af-abc-1",
+        flyte_conn_id="other",
+        project="p",
+        domain="staging",
+        deadline=1234.5,
+        wait_for="running",
+        fetch_outputs=False,
+        abort_on_deadline=False,
+        cancel_on_kill=False,
+        not_before=1230.0,
+    )
     classpath, kwargs = trigger.serialize()
     params = set(inspect.signature(FlyteRunTrigger.__init__).parameters) - {"self"}
     assert set(kwargs) == params, "serialize() must carry every constructor argument"
@@ -50,9 +60,18 @@ def test_trigger_serialize_round_trips_every_argument():
 
     rebuilt = import_string(classpath)(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)
-    assert kwargs == {"run_name": "af-abc-1", "flyte_conn_id": "other", "project": "p", "domain": "staging",
-                      "deadline": 1234.5, "wait_for": "running", "fetch_outputs": False,
-                      "abort_on_deadline": False, "cancel_on_kill": False}
+    assert kwargs == {
+        "run_name": "af-abc-1",
+        "flyte_conn_id": "other",
+        "project": "p",
+        "domain": "staging",
+        "deadline": 1234.5,
+        "wait_for": "running",
+        "fetch_outputs": False,
+        "abort_on_deadline": False,
+        "cancel_on_kill": False,
+        "not_before": 1230.0,
+    }
     # and through Airflow's own serde, as the triggerer stores it
     from airflow.sdk.serde import deserialize, serialize
 
@@ -126,6 +145,7 @@ async def test_many_deferred_triggers_share_streams(flyte_conn):
 
 # -- operator pieces ----------------------------------------------------------------------------
 
+
 def test_on_kill_aborts_remote_run(flyte_conn):
     op = FlyteRunOperator(task_id="t", task_name="sample_tasks.hang", stream_logs=False)
     ti = FakeTI()
@@ -193,6 +213,7 @@ def test_template_fields():
 
 # -- hook -------------------------------------------------------------------------------------------
 
+
 class _Conn:
     def __init__(self, host="", port=None, password=None, login=None, schema=None, extra=None):
         self.host, self.port, self.password, self.login, self.schema = host, port, password, login, schema
@@ -200,21 +221,48 @@ class _Conn:
 
 
 def test_client_kwargs_from_connection():
-    kwargs = client_kwargs_from_connection(_Conn(host="flyte.example.com", port=443, password="KEY",
-                                                 extra={"project": "p", "domain": "d", "insecure": "false",
-                                                        "extra__flyte__org": "acme", "ca_cert_file_path": "/ca.pem"}))
-    assert kwargs == {"endpoint": "flyte.example.com:443", "api_key": "KEY", "project": "p", "domain": "d",
-                      "insecure": False, "org": "acme", "ca_cert_file_path": "/ca.pem"}
-    assert client_kwargs_from_connection(_Conn(host="dns:///h:8090", extra={"insecure": True}))["endpoint"] == "dns:///h:8090"
+    kwargs = client_kwargs_from_connection(
+        _Conn(
+            host="flyte.example.com",
+            port=443,
+            password="KEY",
+            extra={
+                "project": "p",
+                "domain": "d",
+                "insecure": "false",
+                "extra__flyte__org": "acme",
+                "ca_cert_file_path": "/ca.pem",
+            },
+        )
+    )
+    assert kwargs == {
+        "endpoint": "flyte.example.com:443",
+        "api_key": "KEY",
+        "project": "p",
+        "domain": "d",
+        "insecure": False,
+        "org": "acme",
+        "ca_cert_file_path": "/ca.pem",
+    }
+    assert (
+        client_kwargs_from_connection(_Conn(host="dns:///h:8090", extra={"insecure": True}))["endpoint"]
+        == "dns:///h:8090"
+    )
     assert client_kwargs_from_connection(_Conn(host="h", login="cid", extra={"client_secret": "s"})) == {
-        "endpoint": "h", "client_id": "cid", "client_secret": "s"}
+        "endpoint": "h",
+        "client_id": "cid",
+        "client_secret": "s",
+    }
 
 
 def test_hook_test_connection(flyte_conn, monkeypatch):
     ok, message = FlyteHook().test_connection()
     assert ok, message
     assert "flytesnacks" in message
-    monkeypatch.setenv("AIRFLOW_CONN_FLYTE_BAD", '{"conn_type": "flyte", "host": "127.0.0.1:1", "extra": {"insecure": true, "rpc_timeout": 2}}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FLYTE_BAD",
+        '{"conn_type": "flyte", "host": "127.0.0.1:1", "extra": {"insecure": true, "rpc_timeout": 2}}',
+    )
     ok, message = FlyteHook("flyte_bad").test_connection()
     assert not ok and "flyte_bad" in message and "UNAVAILABLE" in message
     monkeypatch.setenv("AIRFLOW_CONN_FLYTE_EMPTY", '{"conn_type": "flyte"}')
@@ -264,7 +312,8 @@ def test_boolean_extras_accept_json_spellings_only():
         client_kwargs_from_connection(_Conn(host="h", extra={"insecure": "maybe"}))
 
 
-# -- failure classification: the core's RunError.retryable / RemoteError.retryable decide -----------
+# -- failure classification: the core's classify() decides, the event maps it onto Airflow ----------
+
 
 class _FakeRun:
     name, project, domain, url = "r-1", "p", "d", "http://console/r-1"
@@ -273,31 +322,77 @@ class _FakeRun:
         value, is_success, is_terminal = "FAILED", False, True
 
 
-@pytest.mark.parametrize(("error", "retry_on_user_error", "retried"), [
-    ("RunFailedError:SYSTEM", False, True),
-    ("RunFailedError:USER", False, False),
-    ("RunFailedError:USER", True, True),
-    ("RunFailedError:None", False, False),
-    ("RunTimedOutError:None", False, False),
-    ("RunAbortedError:None", True, False),
-    ("UnavailableError", False, True),
-    ("PermissionDeniedError", False, False),
-])
-def test_failure_classification_follows_the_core(error, retry_on_user_error, retried):
+def _error(spec: str) -> BaseException:
     import flyte_remote_core as core
-    from airflow.sdk.exceptions import AirflowFailException
+    from flyte_remote_core.orchestration import OutputTypeError
 
-    from flyte_airflow._event import FlyteRunEvent, FlyteRunException
-
-    name, _, kind = error.partition(":")
+    name, _, kind = spec.partition(":")
+    if name == "RuntimeError":
+        return RuntimeError("boom")
+    if name == "OutputTypeError":
+        return OutputTypeError("r-1", TypeError("boom"))
+    if name == "WaitTimeoutError":
+        exc = core.WaitTimeoutError("r-1", 3.0, phase="RUNNING")
+        exc.aborted = True
+        return exc
     cls = getattr(core, name)
     if issubclass(cls, core.RunError):
         phase = {"RunTimedOutError": "TIMED_OUT", "RunAbortedError": "ABORTED"}.get(name, "FAILED")
-        exc = cls("r-1", phase=phase, message="boom", kind=None if kind == "None" else kind)
-    else:
-        exc = cls("boom")
+        return cls("r-1", phase=phase, message="boom", kind=None if kind == "None" else kind)
+    if cls is core.InvalidInputError:
+        return cls("boom", expected="int", given="str")
+    return cls("boom")
+
+
+@pytest.mark.parametrize(
+    ("error", "retry_on_user_error", "retried"),
+    [
+        ("RunFailedError:SYSTEM", False, True),
+        ("RunFailedError:USER", False, False),
+        ("RunFailedError:USER", True, True),
+        ("RunFailedError:None", False, False),
+        ("RunTimedOutError:None", False, False),
+        ("RunAbortedError:None", True, False),
+        ("UnavailableError", False, True),
+        ("PermissionDeniedError", False, False),
+        ("NotFoundError", False, False),
+        ("InvalidInputError", False, False),
+        ("OutputTypeError", False, False),
+        ("WaitTimeoutError", False, True),
+        ("RuntimeError", False, False),
+    ],
+)
+def test_failure_classification_follows_the_core(error, retry_on_user_error, retried):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from flyte_airflow._event import FlyteRunEvent, FlyteRunException
+    from flyte_remote_core.orchestration import classify
+
+    exc = _error(error)
     event = FlyteRunEvent.from_error(_FakeRun(), exc)
+    assert event.kind is classify(exc).kind  # the core's classification, unchanged
+    # ... and it survives the trigger's payload round trip
+    assert FlyteRunEvent.from_payload(event.to_payload()).kind is event.kind
     with pytest.raises((FlyteRunException, AirflowFailException)) as raised:
         event.raise_for_status(retry_on_user_error=retry_on_user_error)
     assert isinstance(raised.value, AirflowFailException) is not retried, raised.value
-    assert "boom" in str(raised.value)
+    assert "boom" in str(raised.value) or "r-1" in str(raised.value)
+    assert classify(exc, retry_user_errors=retry_on_user_error).retryable is retried
+
+
+def test_events_from_an_older_provider_still_settle():
+    """A payload written before events carried the outcome (a task deferred across an upgrade)."""
+    from flyte_airflow._event import FlyteRunEvent, FlyteRunException, FlyteRunFailedException
+
+    old = {
+        "status": "failed",
+        "run_name": "r-1",
+        "phase": "FAILED",
+        "error_kind": "SYSTEM",
+        "retryable": True,
+        "message": "boom",
+    }
+    with pytest.raises(FlyteRunException):
+        FlyteRunEvent.from_payload(old).raise_for_status()
+    with pytest.raises(FlyteRunFailedException):
+        FlyteRunEvent.from_payload({**old, "error_kind": "USER", "retryable": False}).raise_for_status()

@@ -11,7 +11,9 @@ from .test_operator_dags import HEADER
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.flyte_devserver_options(auth=True)]
 
-DAG_BODY = HEADER + """
+DAG_BODY = (
+    HEADER
+    + """
 from flyte_airflow.hooks.flyte import FlyteHook
 
 def record_failure(context):
@@ -31,12 +33,13 @@ class Recording(FlyteRunOperator):
 
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     Recording(task_id="sync_ok", task_name="sample_tasks.add", inputs={"x": 1, "y": 2})
-    Recording(task_id="deferred_ok", task_name="sample_tasks.sleepy", inputs={"seconds": 1.5}, deferrable=True)
+    Recording(task_id="deferred_ok", task_name="sample_tasks.sleepy", inputs={"seconds": 1.5}, deferrable=True, wait_before_defer=0)
     Recording(task_id="user_error", task_name="sample_tasks.fail_user", inputs={"message": "no good"},
               on_failure_callback=record_failure)
     Recording(task_id="wrong_secret", task_name="sample_tasks.add", inputs={"x": 1, "y": 1},
               flyte_conn_id="flyte_wrong", on_failure_callback=record_failure)
 """
+)
 
 
 def _connection(endpoint: str, **fields) -> str:
@@ -54,7 +57,7 @@ def test_credentials_are_used_and_never_shown(dags, flyte_devserver, monkeypatch
     auth = server.auth_manager
     client_id, client_secret = auth.create_client("airflow")
     if kind == "api_key":
-        from flyte_remote_core._auth import encode_api_key
+        from flyte_remote_core import encode_api_key
 
         api_key = encode_api_key(endpoint, client_id, client_secret)
         good = _connection(endpoint, password=api_key)
@@ -85,8 +88,13 @@ def test_credentials_are_used_and_never_shown(dags, flyte_devserver, monkeypatch
     for path in sorted(AIRFLOW_HOME.joinpath("logs").rglob("*")) if AIRFLOW_HOME.joinpath("logs").exists() else []:
         if path.is_file():
             seen[f"log file {path.name}"] = path.read_text(errors="replace")
-    for name in ("trigger.json", "failure-user_error.json", "failure-wrong_secret.json", "reprs-sync_ok.json",
-                 "reprs-deferred_ok.json"):
+    for name in (
+        "trigger.json",
+        "failure-user_error.json",
+        "failure-wrong_secret.json",
+        "reprs-sync_ok.json",
+        "reprs-deferred_ok.json",
+    ):
         value = result.read(name)
         assert value is not None, f"{name} was not written"
         seen[name] = json.dumps(value)

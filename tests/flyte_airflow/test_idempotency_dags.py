@@ -10,7 +10,9 @@ pytestmark = pytest.mark.timeout(120)
 
 # The first try's run succeeds, then the try fails (as a cleared task would be re-run):
 # the second try renders its inputs again. Each try records the run it used.
-RERUN_DAG = HEADER + """
+RERUN_DAG = (
+    HEADER
+    + """
 class FailFirstTry(FlyteRunOperator):
     def _announce(self, context, run):
         dump("run{}.json".format(context["ti"].try_number), run.name)
@@ -28,6 +30,7 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     FailFirstTry(task_id="add", task_name="sample_tasks.add", inputs={"x": "{x}", "y": 1},
                  retries=1, retry_delay=timedelta(seconds=0), deferrable={deferrable})
 """
+)
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
@@ -54,7 +57,9 @@ def test_new_try_with_same_inputs_reuses_the_succeeded_run(dags, flyte_conn, def
 def test_deferrable_run_already_finished_returns_without_a_trigger(dags, flyte_conn):
     # A run of that name has already succeeded (an earlier try, or a run made elsewhere).
     flyte_conn.client.run("sample_tasks.add", {"x": 4, "y": 5}, name="done-before").wait(quiet=True)
-    result = dags.run(HEADER + """
+    result = dags.run(
+        HEADER
+        + """
 class NoDefer(FlyteRunOperator):
     def defer(self, *args, **kwargs):
         dump("deferred.json", True)
@@ -63,7 +68,8 @@ class NoDefer(FlyteRunOperator):
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     NoDefer(task_id="add", task_name="sample_tasks.add", inputs={"x": 4, "y": 5}, run_name="done-before",
             deferrable=True)
-""")
+"""
+    )
     assert result.state == "success", result.states()
     assert result.read("deferred.json") is None, "a finished run must not go through the triggerer"
     assert result.xcom("add") == {"o0": 9}
@@ -79,11 +85,14 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 
 def test_explicit_run_name_uses_core_attempt_names(dags, flyte_conn):
     # try 1 fails with a SYSTEM error under "mine"; try 2 launches "mine-2" (the core's naming)
-    result = dags.run(HEADER + """
+    result = dags.run(
+        HEADER
+        + """
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     FlyteRunOperator(task_id="crash", task_name="sample_tasks.crash", inputs={"code": 3}, run_name="mine",
                      retries=1, retry_delay=timedelta(seconds=0))
-""")
+"""
+    )
     assert result.state == "failed"
     assert result.xcom("crash", "run_name") == "mine-2"
     client = flyte_conn.client

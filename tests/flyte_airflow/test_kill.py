@@ -22,6 +22,7 @@ KILL_REASON = "The Airflow task was killed"
 
 def _only_run(client, timeout: float = 60.0, phase: str | None = None):
     """The one run on the devserver (in ``phase`` if given), once it exists."""
+
     def found():
         runs = client.list_runs()
         assert len(runs) <= 1, [r.name for r in runs]
@@ -41,6 +42,7 @@ def _abort_reason(client, name: str) -> str:
 
 # -- a real SIGTERM to a real task process ------------------------------------------------------
 
+
 @pytest.mark.timeout(240)
 def test_sigterm_to_airflow_tasks_test_aborts_remote_run(dags, flyte_conn, tmp_path):
     """``airflow tasks test`` runs the task in-process (InProcessTestSupervisor), on the main thread,
@@ -56,13 +58,25 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 """)
     env = os.environ.copy()  # AIRFLOW_HOME, dags folder, DB and AIRFLOW_CONN_FLYTE_DEFAULT (flyte_conn)
     # `tasks test` reads the DAG from the metadata DB
-    parsed = subprocess.run([AIRFLOW_BIN, "dags", "reserialize"], env=env, cwd=str(REPO_ROOT),
-                            capture_output=True, text=True, timeout=120, check=False)
+    parsed = subprocess.run(
+        [AIRFLOW_BIN, "dags", "reserialize"],
+        env=env,
+        cwd=str(REPO_ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert parsed.returncode == 0, parsed.stdout[-2000:] + parsed.stderr[-2000:]
     log_path = tmp_path / "tasks-test.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([AIRFLOW_BIN, "tasks", "test", dag_id, "hang"], env=env, cwd=str(REPO_ROOT),
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [AIRFLOW_BIN, "tasks", "test", dag_id, "hang"],
+            env=env,
+            cwd=str(REPO_ROOT),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         run = _only_run(flyte_conn.client, timeout=120, phase="RUNNING")
         assert proc.poll() is None, log_path.read_text()[-3000:]
@@ -83,6 +97,7 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 
 
 # -- kills that land while the run is being launched --------------------------------------------
+
 
 class HeldLaunchHook(FlyteHook):
     """The real hook, whose launch stops at a gate: before sending CreateRun, or after its answer

@@ -19,7 +19,9 @@ def dump(name, value):
 
 
 def test_outputs_reach_downstream_task_sync(dags, flyte_conn):
-    result = dags.run(HEADER + """
+    result = dags.run(
+        HEADER
+        + """
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     add = FlyteRunOperator(task_id="add", task_name="sample_tasks.add", inputs={"x": 2, "y": 40})
 
@@ -28,7 +30,8 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
         dump("collect.json", {"total": total, "whole": whole, "run_name": run_name, "run_url": run_url})
 
     collect(add.output["o0"], add.output, add.output["run_name"], add.output["run_url"])
-""")
+"""
+    )
     assert result.state == "success", result.states()
     got = result.read("collect.json")
     assert got["total"] == 42
@@ -44,7 +47,9 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 
 
 def test_templated_inputs_from_upstream_task(dags, flyte_conn):
-    result = dags.run(HEADER + """
+    result = dags.run(
+        HEADER
+        + """
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     @task(multiple_outputs=True)
     def make():
@@ -66,13 +71,16 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
         dump("collect.json", {"total": total, "text": text})
 
     collect(add.output["o0"], greet.output["o0"])
-""")
+"""
+    )
     assert result.state == "success", result.states()
     assert result.read("collect.json") == {"total": 12, "text": "Hi, Airflow!"}
 
 
 def test_deferrable_mode_event_carries_everything(dags, flyte_conn):
-    result = dags.run(HEADER + """
+    result = dags.run(
+        HEADER
+        + """
 class RecordingOp(FlyteRunOperator):
     def execute_complete(self, context, event=None):
         dump("event.json", event)
@@ -80,14 +88,15 @@ class RecordingOp(FlyteRunOperator):
 
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     op = RecordingOp(task_id="split", task_name="sample_tasks.split_name", inputs={"full": "ada lovelace"},
-                     deferrable=True, timeout=60)
+                     deferrable=True, timeout=60, wait_before_defer=0)
 
     @task
     def collect(n, first):
         dump("collect.json", [n, first])
 
     collect(op.output["o0"], op.output["o1"])
-""")
+"""
+    )
     assert result.state == "success", result.states()
     event = result.read("event.json")
     assert event is not None, "execute_complete was not called: the operator did not defer"
@@ -101,11 +110,14 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
 def test_user_error_fails_without_retry(dags, flyte_conn, deferrable):
-    result = dags.run(HEADER + f"""
+    result = dags.run(
+        HEADER
+        + f"""
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     FlyteRunOperator(task_id="boom", task_name="sample_tasks.fail_user", inputs={{"message": "no good"}},
                      retries=3, retry_delay=timedelta(seconds=0), deferrable={deferrable})
-""")
+"""
+    )
     assert result.state == "failed"
     ti = result.ti("boom")
     assert str(ti.state) == "failed"
@@ -118,22 +130,28 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 
 
 def test_system_error_is_retried_with_a_new_run(dags, flyte_conn):
-    result = dags.run(HEADER + """
+    result = dags.run(
+        HEADER
+        + """
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     FlyteRunOperator(task_id="crash", task_name="sample_tasks.crash", inputs={"code": 3},
                      retries=1, retry_delay=timedelta(seconds=0))
-""")
+"""
+    )
     assert result.state == "failed"
     assert result.ti("crash").try_number == 2, "a SYSTEM error must be retried"
     assert flyte_conn.admin.call_count("CreateRun") == 2, "the retry launches a new run after a FAILED one"
 
 
 def test_invalid_inputs_fail_before_launch(dags, flyte_conn):
-    result = dags.run(HEADER + """
+    result = dags.run(
+        HEADER
+        + """
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     FlyteRunOperator(task_id="bad", task_name="sample_tasks.add", inputs={"x": "not-a-number", "y": 1},
                      retries=2, retry_delay=timedelta(seconds=0))
-""")
+"""
+    )
     assert result.state == "failed"
     assert result.ti("bad").try_number == 1, "invalid inputs are not retried"
     assert flyte_conn.admin.call_count("CreateRun") == 0
@@ -160,7 +178,9 @@ def test_retry_after_worker_crash_attaches_to_running_run(dags, flyte_conn):
     releaser = threading.Thread(target=release_when_second_try_waits, daemon=True)
     releaser.start()
     try:
-        result = dags.run(HEADER + """
+        result = dags.run(
+            HEADER
+            + """
 class CrashOnce(FlyteRunOperator):
     def poll_until_complete(self, external_id, context):
         ti = context["ti"]
@@ -179,7 +199,8 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
         dump("collect.json", total)
 
     collect(op.output["o0"])
-""")
+"""
+        )
     finally:
         stop.set()
         admin.release()
@@ -192,10 +213,13 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 
 
 def _record_failure_header() -> str:
-    return HEADER + """
+    return (
+        HEADER
+        + """
 def record_failure(context):
     dump("failure.json", {"type": type(context["exception"]).__name__, "message": str(context["exception"])})
 """
+    )
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
@@ -206,11 +230,14 @@ def test_deadline_aborts_remote_run(dags, flyte_conn, deferrable, abort_works):
     if not abort_works:  # every AbortRun call fails: the message must not claim an abort
         flyte_conn.admin.fail_next("AbortRun", "PERMISSION_DENIED", count=50)
     started = time.monotonic()
-    result = dags.run(_record_failure_header() + f"""
+    result = dags.run(
+        _record_failure_header()
+        + f"""
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     FlyteRunOperator(task_id="hang", task_name="sample_tasks.hang", timeout=3, deferrable={deferrable},
                      on_failure_callback=record_failure)
-""")
+"""
+    )
     assert result.state == "failed"
     assert time.monotonic() - started < 60
     run_name = result.xcom("hang", "run_name")
@@ -232,11 +259,14 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 def test_wait_for_termination_false_returns_after_launch(dags, flyte_conn):
     flyte_conn.admin.hold(all_new_runs=True)
     try:
-        result = dags.run(HEADER + """
+        result = dags.run(
+            HEADER
+            + """
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     FlyteRunOperator(task_id="fire", task_name="sample_tasks.add", inputs={"x": 1, "y": 1},
                      wait_for_termination=False)
-""")
+"""
+        )
         assert result.state == "success"
         run = flyte_conn.client.get_run(result.xcom("fire", "run_name"))
         assert not run.done()

@@ -8,7 +8,9 @@ from .test_operator_dags import HEADER
 
 pytestmark = pytest.mark.timeout(120)
 
-SENSOR_DAG = HEADER + """
+SENSOR_DAG = (
+    HEADER
+    + """
 from flyte_airflow.sensors.flyte import FlyteRunSensor
 
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
@@ -24,10 +26,12 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     launch >> gate
     collect(gate.output)
 """
+)
 
 
-@pytest.mark.parametrize("options", ['mode="poke"', 'mode="reschedule"', "deferrable=True"],
-                         ids=["poke", "reschedule", "deferrable"])
+@pytest.mark.parametrize(
+    "options", ['mode="poke"', 'mode="reschedule"', "deferrable=True"], ids=["poke", "reschedule", "deferrable"]
+)
 def test_sensor_waits_and_returns_outputs(dags, flyte_conn, options):
     result = dags.run(SENSOR_DAG.format(task="sleepy", inputs={"seconds": 1.5}, options=options))
     assert result.state == "success", result.states()
@@ -45,14 +49,18 @@ def test_sensor_fails_on_other_terminal_phase(dags, flyte_conn, options):
 
 
 def test_sensor_soft_fail_skips(dags, flyte_conn):
-    result = dags.run(SENSOR_DAG.format(task="fail_user", inputs={"message": "nope"},
-                                        options='mode="poke", soft_fail=True'))
+    result = dags.run(
+        SENSOR_DAG.format(task="fail_user", inputs={"message": "nope"}, options='mode="poke", soft_fail=True')
+    )
     assert result.states()["gate"] == "skipped"
 
 
 def test_sensor_target_failed_phase(dags, flyte_conn):
-    result = dags.run(SENSOR_DAG.format(task="fail_user", inputs={"message": "nope"},
-                                        options='deferrable=True, target_phases=["FAILED"]'))
+    result = dags.run(
+        SENSOR_DAG.format(
+            task="fail_user", inputs={"message": "nope"}, options='deferrable=True, target_phases=["FAILED"]'
+        )
+    )
     assert result.states()["gate"] == "success", result.states()
 
 
@@ -62,12 +70,15 @@ def test_sensor_on_run_that_already_failed(dags, flyte_conn, options, soft_fail)
     # The run has ended (FAILED) before the sensor first looks: the deferrable sensor decides
     # before deferring, and soft_fail must skip there too.
     flyte_conn.client.run("sample_tasks.fail_user", {"message": "nope"}, name="failed-before").wait(quiet=True)
-    result = dags.run(HEADER + f"""
+    result = dags.run(
+        HEADER
+        + f"""
 from flyte_airflow.sensors.flyte import FlyteRunSensor
 
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     FlyteRunSensor(task_id="gate", run_name="failed-before", poke_interval=0.5, timeout=60,
                    soft_fail={soft_fail}, {options})
-""")
+"""
+    )
     assert result.states()["gate"] == ("skipped" if soft_fail else "failed"), result.states()
     assert result.xcom("gate", "run_url") and result.xcom("gate", "run_name") == "failed-before"

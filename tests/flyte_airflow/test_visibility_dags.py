@@ -41,10 +41,13 @@ def _link_from_the_ui_side(dag, dag_id: str, task_id: str) -> str | None:
 def test_run_name_url_and_link_are_visible_while_waiting(dags, flyte_conn, deferrable):
     admin = flyte_conn.admin
     admin.hold(all_new_runs=True)  # the run stays queued until released: the task keeps waiting
-    dag_id, path = dags.write(HEADER + f"""
+    dag_id, path = dags.write(
+        HEADER
+        + f"""
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     FlyteRunOperator(task_id="add", task_name="sample_tasks.add", inputs={{"x": 1, "y": 2}}, deferrable={deferrable})
-""")
+"""
+    )
     dag = dags.load(path, dag_id)
     _xcoms(dag_id, "add")  # set the ORM up before two threads use it
     seen: dict[str, object] = {}

@@ -44,8 +44,10 @@ def _airflow_version() -> tuple[int, ...] | None:
 AIRFLOW_VERSION = _airflow_version()
 # The compat suite is meaningful only on Airflow 3.0.x; the main suite covers 3.1+.
 ACTIVE = AIRFLOW_VERSION is not None and AIRFLOW_VERSION[:2] == (3, 0)
-SKIP_REASON = (f"Airflow 3.0 compatibility suite (make test-compat); this interpreter has Airflow "
-               f"{'.'.join(map(str, AIRFLOW_VERSION)) if AIRFLOW_VERSION else 'not installed'}")
+SKIP_REASON = (
+    f"Airflow 3.0 compatibility suite (make test-compat); this interpreter has Airflow "
+    f"{'.'.join(map(str, AIRFLOW_VERSION)) if AIRFLOW_VERSION else 'not installed'}"
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -64,17 +66,19 @@ if ACTIVE:
     AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="flyte-airflow30-home-"))
     DAGS_FOLDER = AIRFLOW_HOME / "dags"
     DAGS_FOLDER.mkdir(parents=True, exist_ok=True)
-    os.environ.update({
-        "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "False",
-        "AIRFLOW__CORE__DAG_DISCOVERY_SAFE_MODE": "False",
-    })
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(AIRFLOW_HOME),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "False",
+            "AIRFLOW__CORE__DAG_DISCOVERY_SAFE_MODE": "False",
+        }
+    )
     # DAG files and devserver workers import the sample tasks as tests.devserver.sample_tasks
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
@@ -91,8 +95,9 @@ AIRFLOW_BIN = str(Path(sys.executable).with_name("airflow"))
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    result = subprocess.run([AIRFLOW_BIN, "db", "migrate"], check=False, env=os.environ.copy(), capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [AIRFLOW_BIN, "db", "migrate"], check=False, env=os.environ.copy(), capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return AIRFLOW_HOME
 
@@ -105,9 +110,16 @@ def flyte_devserver_tasks():
 @pytest.fixture
 def flyte_conn(flyte_devserver, monkeypatch):
     """``flyte_default`` pointing at this test's devserver (env var connection)."""
-    monkeypatch.setenv("AIRFLOW_CONN_FLYTE_DEFAULT", json.dumps({
-        "conn_type": "flyte", "host": flyte_devserver.endpoint,
-        "extra": {"insecure": True, "project": "flytesnacks", "domain": "development"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FLYTE_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "flyte",
+                "host": flyte_devserver.endpoint,
+                "extra": {"insecure": True, "project": "flytesnacks", "domain": "development"},
+            }
+        ),
+    )
     return flyte_devserver
 
 
@@ -158,8 +170,11 @@ class DagResult:
         from airflow.utils.session import create_session
 
         with create_session() as session:
-            row = session.query(XComModel).filter_by(dag_id=self.dag_run.dag_id, run_id=self.dag_run.run_id,
-                                                     task_id=task_id, key=key).one_or_none()
+            row = (
+                session.query(XComModel)
+                .filter_by(dag_id=self.dag_run.dag_id, run_id=self.dag_run.run_id, task_id=task_id, key=key)
+                .one_or_none()
+            )
             return None if row is None else XComModel.deserialize_value(row)
 
     def read(self, name: str):

@@ -46,7 +46,9 @@ def test_runs_on_the_fallback_paths():
 
 
 def test_sync_outputs_reach_downstream_task(dags, flyte_conn):
-    result = dags.run(HEADER + """
+    result = dags.run(
+        HEADER
+        + """
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     add = FlyteRunOperator(task_id="add", task_name="sample_tasks.add", inputs={"x": 2, "y": 40})
 
@@ -55,7 +57,8 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
         dump("collect.json", {"total": total, "whole": whole, "run_name": run_name, "run_url": run_url})
 
     collect(add.output["o0"], add.output, add.output["run_name"], add.output["run_url"])
-""")
+"""
+    )
     assert result.state == "success", result.states()
     got = result.read("collect.json")
     assert got["total"] == 42 and got["whole"] == {"o0": 42}
@@ -82,7 +85,9 @@ def test_deferrable_success_through_the_trigger(dags, flyte_conn):
 
     threading.Thread(target=release_after_launch, daemon=True).start()
     try:
-        result = dags.run(HEADER + """
+        result = dags.run(
+            HEADER
+            + """
 class RecordingOp(FlyteRunOperator):
     def execute_complete(self, context, event=None):
         dump("event.json", event)
@@ -97,7 +102,8 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
         dump("collect.json", [n, first])
 
     collect(op.output["o0"], op.output["o1"])
-""")
+"""
+        )
     finally:
         stop.set()
         admin.release()
@@ -114,11 +120,14 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
 def test_user_error_fails_without_retry(dags, flyte_conn, deferrable):
-    result = dags.run(HEADER + f"""
+    result = dags.run(
+        HEADER
+        + f"""
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     FlyteRunOperator(task_id="boom", task_name="sample_tasks.fail_user", inputs={{"message": "no good"}},
                      retries=3, retry_delay=timedelta(seconds=0), deferrable={deferrable})
-""")
+"""
+    )
     assert result.state == "failed"
     assert result.states()["boom"] == "failed"
     assert result.try_number("boom") == 1, "a USER error must not be retried"
@@ -129,7 +138,9 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 
 
 def test_deferrable_sensor_returns_outputs(dags, flyte_conn):
-    result = dags.run(HEADER + """
+    result = dags.run(
+        HEADER
+        + """
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     launch = FlyteRunOperator(task_id="launch", task_name="sample_tasks.sleepy", inputs={"seconds": 1.5},
                               wait_for_termination=False)
@@ -142,7 +153,8 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 
     launch >> gate
     collect(gate.output)
-""")
+"""
+    )
     assert result.state == "success", result.states()
     assert result.read("collect.json") == {"o0": 1.5}
     assert result.xcom("gate", "_link_FlyteRunLink") == result.xcom("launch", "run_url")
@@ -167,7 +179,9 @@ def test_retry_after_worker_crash_attaches_to_running_run(dags, flyte_conn):
     releaser = threading.Thread(target=release_when_second_try_waits, daemon=True)
     releaser.start()
     try:
-        result = dags.run(HEADER + """
+        result = dags.run(
+            HEADER
+            + """
 class CrashOnce(FlyteRunOperator):
     def poll_until_complete(self, external_id, context):
         if context["ti"].try_number == 1:
@@ -185,7 +199,8 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
         dump("collect.json", total)
 
     collect(op.output["o0"])
-""")
+"""
+        )
     finally:
         stop.set()
         admin.release()
@@ -200,11 +215,23 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
 def test_providers_list_shows_the_provider(airflow_db):
     env = os.environ.copy()
     airflow_bin = str(Path(sys.executable).with_name("airflow"))
-    listed = subprocess.run([airflow_bin, "providers", "list", "-o", "json"], check=False, env=env,
-                            capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [airflow_bin, "providers", "list", "-o", "json"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.returncode == 0, listed.stderr[-3000:]
     assert '"package_name": "flyte-integrations"' in listed.stdout, listed.stdout[-3000:]
-    hooks = subprocess.run([airflow_bin, "providers", "hooks", "-o", "json"], check=False, env=env,
-                           capture_output=True, text=True, timeout=120)
+    hooks = subprocess.run(
+        [airflow_bin, "providers", "hooks", "-o", "json"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert hooks.returncode == 0, hooks.stderr[-3000:]
     assert "flyte_airflow.hooks.flyte.FlyteHook" in hooks.stdout, hooks.stdout[-3000:]

@@ -27,4 +27,3 @@ def flyte(flyte_devserver):
     from flyte_dagster import FlyteResource
 
     return FlyteResource(endpoint=flyte_devserver.endpoint, insecure=True, project="flytesnacks", domain="development")
-

@@ -25,8 +25,9 @@ def slow_job() -> None:
 
 def main(endpoint: str) -> None:
     flyte = FlyteResource(endpoint=endpoint, insecure=True)
-    slow = build_flyte_asset("dagster_tasks.slow", key="slow", inputs={"seconds": 300.0}, resource=flyte,
-                             interface=SLOW)
+    slow = build_flyte_asset(
+        "dagster_tasks.slow", key="slow", inputs={"seconds": 300.0}, resource=flyte, interface=SLOW
+    )
     with dg.instance_for_test() as instance:
         result = dg.materialize([slow], resources={"flyte": flyte}, instance=instance, raise_on_error=False)
         print("DAGSTER RUN STATUS", instance.get_run_by_id(result.run_id).status, flush=True)

@@ -22,8 +22,9 @@ def _materialization(result: dg.ExecuteInProcessResult, key: str) -> dg.AssetMat
 def test_outputs_reach_downstream_assets_as_typed_values(flyte_devserver, flyte):
     total = build_flyte_asset("sample_tasks.add", key="total", inputs={"x": 1, "y": 2}, resource=flyte)
     nums = build_flyte_asset("dagster_tasks.numbers", key="nums", ins={"n": "total"}, resource=flyte)
-    summary = build_flyte_asset("dagster_tasks.stats", key="summary", ins={"values": "nums"},
-                                output_types={"o0": Stats}, resource=flyte)
+    summary = build_flyte_asset(
+        "dagster_tasks.stats", key="summary", ins={"values": "nums"}, output_types={"o0": Stats}, resource=flyte
+    )
     counts = build_flyte_asset("dagster_tasks.tally", key="counts", inputs={"words": ["a", "b", "a"]}, resource=flyte)
     seen: dict[str, object] = {}
 
@@ -79,8 +80,9 @@ def test_dataclass_output_is_a_dict_without_output_types(flyte):
 
 def test_partitioned_asset_passes_its_partition_key(flyte_devserver, flyte):
     parts = dg.StaticPartitionsDefinition(["2024-01-01", "2024-01-02"])
-    labelled = build_flyte_asset("dagster_tasks.day_label", key="labelled", partition_input="day",
-                                 partitions_def=parts, resource=flyte)
+    labelled = build_flyte_asset(
+        "dagster_tasks.day_label", key="labelled", partition_input="day", partitions_def=parts, resource=flyte
+    )
     result = dg.materialize([labelled], resources={"flyte": flyte}, partition_key="2024-01-02")
     assert result.output_for_node("labelled") == "day 2024-01-02!"
     other = dg.materialize([labelled], resources={"flyte": flyte}, partition_key="2024-01-01")
@@ -92,8 +94,9 @@ def test_partitioned_asset_passes_its_partition_key(flyte_devserver, flyte):
 
 def test_static_inputs_are_overridable_by_run_config(flyte):
     total = build_flyte_asset("sample_tasks.add", key="total", inputs={"x": 1, "y": 2}, resource=flyte)
-    result = dg.materialize([total], resources={"flyte": flyte},
-                            run_config={"ops": {"total": {"config": {"inputs": {"y": 40}}}}})
+    result = dg.materialize(
+        [total], resources={"flyte": flyte}, run_config={"ops": {"total": {"config": {"inputs": {"y": 40}}}}}
+    )
     assert result.output_for_node("total") == 41
 
 
@@ -137,7 +140,9 @@ def test_op_job_with_upstream_input_and_ordering(flyte_devserver, flyte):
     result = flyte_job.execute_in_process()
     assert result.success
     assert result.output_for_node("sample_tasks__add", "o0") == 15
-    outputs = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key == "sample_tasks__add"]
+    outputs = [
+        e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key == "sample_tasks__add"
+    ]
     meta = outputs[0].event_specific_data.metadata
     assert "dagster-flyte/run_url" in meta
 
@@ -179,7 +184,8 @@ def test_interface_is_replayed_from_reconstruction_metadata_without_a_backend(fl
     unreachable = type(flyte)(endpoint="127.0.0.1:9", insecure=True, project="flytesnacks", domain="development")
     # What a run worker receives from the code server along with the job.
     load_data = RepositoryLoadData(
-        reconstruction_metadata={k: CodeLocationReconstructionMetadataValue(v) for k, v in stored.items()})
+        reconstruction_metadata={k: CodeLocationReconstructionMetadataValue(v) for k, v in stored.items()}
+    )
     recon = DefinitionsLoadContext(load_type=DefinitionsLoadType.RECONSTRUCTION, repository_load_data=load_data)
     with DefinitionsLoadContext.scoped(recon):
         asset = build_flyte_asset("sample_tasks.add", key="s", inputs={"x": 1, "y": 1}, resource=unreachable)

@@ -49,17 +49,31 @@ def test_component_loads_in_the_sandbox_and_materializes(flyte_devserver):
 def test_component_with_declared_interface_and_upstream(flyte_devserver):
     with create_defs_folder_sandbox() as sandbox:
         base = sandbox.scaffold_component(
-            component_cls=FlyteTaskComponent, defs_path="base",
-            defs_yaml_contents={"type": "flyte_dagster.FlyteTaskComponent", "attributes": {
-                "task": "sample_tasks.add", "key": "base", "inputs": {"x": 1, "y": 2},
-                "interface": {"inputs": {"x": "int", "y": "int"}, "outputs": ["o0"]},
-                "connection": {"endpoint": flyte_devserver.endpoint, "insecure": True}}},
+            component_cls=FlyteTaskComponent,
+            defs_path="base",
+            defs_yaml_contents={
+                "type": "flyte_dagster.FlyteTaskComponent",
+                "attributes": {
+                    "task": "sample_tasks.add",
+                    "key": "base",
+                    "inputs": {"x": 1, "y": 2},
+                    "interface": {"inputs": {"x": "int", "y": "int"}, "outputs": ["o0"]},
+                    "connection": {"endpoint": flyte_devserver.endpoint, "insecure": True},
+                },
+            },
         )
         sandbox.scaffold_component(
-            component_cls=FlyteTaskComponent, defs_path="doubled",
-            defs_yaml_contents={"type": "flyte_dagster.FlyteTaskComponent", "attributes": {
-                "task": "sample_tasks.add", "key": "doubled", "ins": {"x": "base", "y": "base"},
-                "interface": {"inputs": ["x", "y"], "outputs": ["o0"]}}},
+            component_cls=FlyteTaskComponent,
+            defs_path="doubled",
+            defs_yaml_contents={
+                "type": "flyte_dagster.FlyteTaskComponent",
+                "attributes": {
+                    "task": "sample_tasks.add",
+                    "key": "doubled",
+                    "ins": {"x": "base", "y": "base"},
+                    "interface": {"inputs": ["x", "y"], "outputs": ["o0"]},
+                },
+            },
         )
         assert base.exists()
         flyte_devserver.admin.reset_counters()
@@ -74,15 +88,15 @@ def test_load_flyte_asset_specs_with_translator_and_cache(flyte_devserver, flyte
     class MyTranslator(DagsterFlyteTranslator):
         def get_asset_spec(self, props: FlyteTaskInterface) -> dg.AssetSpec:
             spec = super().get_asset_spec(props)
-            return spec.replace_attributes(key=dg.AssetKey(["remote", props.task_name.split(".")[-1]]),
-                                           group_name="remote")
+            return spec.replace_attributes(
+                key=dg.AssetKey(["remote", props.task_name.split(".")[-1]]), group_name="remote"
+            )
 
     admin = flyte_devserver.admin
     admin.reset_counters()
     specs = load_flyte_asset_specs(flyte, MyTranslator(), selector="dagster_tasks.*")
     keys = {s.key.to_user_string() for s in specs}
-    assert keys == {"remote/numbers", "remote/stats", "remote/tally", "remote/day_label", "remote/fail",
-                    "remote/slow"}
+    assert keys == {"remote/numbers", "remote/stats", "remote/tally", "remote/day_label", "remote/fail", "remote/slow"}
     stats = next(s for s in specs if s.key.path[-1] == "stats")
     assert stats.metadata["dagster-flyte/task"] == "dagster_tasks.stats"
     assert stats.metadata["dagster-flyte/inputs"].value == {"values": "list[float]"}
@@ -100,7 +114,7 @@ def test_load_flyte_asset_specs_with_translator_and_cache(flyte_devserver, flyte
 
 @pytest.mark.flyte_devserver_options(auth=True)
 def test_credentials_never_reach_reprs_logs_metadata_or_failures(flyte_devserver, monkeypatch, capfd):
-    from flyte_remote_core._auth import parse_api_key
+    from flyte_remote_core import parse_api_key
 
     auth = flyte_devserver.server.auth_manager
     api_key = auth.create_api_key(flyte_devserver.endpoint)
@@ -110,10 +124,15 @@ def test_credentials_never_reach_reprs_logs_metadata_or_failures(flyte_devserver
     monkeypatch.setenv("MY_FLYTE_KEY", api_key)
     monkeypatch.setenv("MY_FLYTE_SECRET", client_secret)
     by_key = FlyteResource(endpoint=flyte_devserver.endpoint, insecure=True, api_key=dg.EnvVar("MY_FLYTE_KEY"))
-    by_client = FlyteResource(endpoint=flyte_devserver.endpoint, insecure=True, client_id=client_id,
-                              client_secret=dg.EnvVar("MY_FLYTE_SECRET"))
-    refused = FlyteResource(endpoint=flyte_devserver.endpoint, insecure=True, client_id=client_id,
-                            client_secret=wrong_secret)
+    by_client = FlyteResource(
+        endpoint=flyte_devserver.endpoint,
+        insecure=True,
+        client_id=client_id,
+        client_secret=dg.EnvVar("MY_FLYTE_SECRET"),
+    )
+    refused = FlyteResource(
+        endpoint=flyte_devserver.endpoint, insecure=True, client_id=client_id, client_secret=wrong_secret
+    )
     seen: list[str] = [repr(r) + str(r) for r in (by_key, by_client, refused)]
 
     @dg.asset
@@ -124,8 +143,12 @@ def test_credentials_never_reach_reprs_logs_metadata_or_failures(flyte_devserver
         seen.append(repr(result))
         return 1
 
-    failing = build_flyte_asset("dagster_tasks.fail", key="failing", inputs={"message": "boom"},
-                                interface=FlyteTaskInterface.declare("dagster_tasks.fail", inputs={"message": str}))
+    failing = build_flyte_asset(
+        "dagster_tasks.fail",
+        key="failing",
+        inputs={"message": "boom"},
+        interface=FlyteTaskInterface.declare("dagster_tasks.fail", inputs={"message": str}),
+    )
     with dg.instance_for_test() as instance:
         runs = [
             dg.materialize([secretive], resources={"flyte": by_key}, instance=instance),
@@ -141,8 +164,9 @@ def test_credentials_never_reach_reprs_logs_metadata_or_failures(flyte_devserver
         assert failures[1].metadata["dagster-flyte/retryable"].value is False  # AuthenticationError.retryable
         entries = [entry for r in runs for entry in instance.all_logs(r.run_id)]
         messages = [e.user_message for e in entries]
-        everything = "\n".join([*map(str, entries), *messages, *seen,
-                                 *(f"{f.description} {f.metadata}" for f in failures)])
+        everything = "\n".join(
+            [*map(str, entries), *messages, *seen, *(f"{f.description} {f.metadata}" for f in failures)]
+        )
     assert "dagster-flyte/run_url" in everything  # the metadata is there...
     assert any("Launched Flyte run" in m for m in messages)
     assert any("slow task started" in m for m in messages)  # ...and remote log lines
@@ -162,8 +186,11 @@ def test_flyte_resource_reads_the_environment_and_run_config_overrides_it(flyte_
     assert result.output_for_node("total") == 4
     # run config wins over the environment: an unknown project fails the launch
     with pytest.raises(dg.Failure, match="no-such-project"):
-        dg.materialize([total], resources={"flyte": flyte_resource},
-                       run_config={"resources": {"flyte": {"config": {"project": "no-such-project"}}}})
+        dg.materialize(
+            [total],
+            resources={"flyte": flyte_resource},
+            run_config={"resources": {"flyte": {"config": {"project": "no-such-project"}}}},
+        )
 
 
 def test_missing_endpoint_is_a_clear_non_retryable_failure(monkeypatch):

@@ -40,7 +40,8 @@ def test_example_assets_materialize_against_the_devserver(flyte_devserver, monke
     defs = _load_example()
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
-        asset_selection=[dg.AssetKey(k) for k in ("total", "readings", "summary", "report")])
+        asset_selection=[dg.AssetKey(k) for k in ("total", "readings", "summary", "report")]
+    )
     assert result.success
     assert result.output_for_node("report") == "total=3 mean=9.0"
     from examples.tasks import Stats
@@ -69,8 +70,9 @@ def _cli(args: list[str], cwd: Path, tmp_path: Path) -> subprocess.CompletedProc
 
 def test_dagster_definitions_validate_accepts_the_example(tmp_path):
     # The command in examples/dagster/definitions.py's docstring.
-    done = _cli([str(BIN / "dagster"), "definitions", "validate", "-f", "examples/dagster/definitions.py"], ROOT,
-                tmp_path)
+    done = _cli(
+        [str(BIN / "dagster"), "definitions", "validate", "-f", "examples/dagster/definitions.py"], ROOT, tmp_path
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "All code locations passed validation" in done.stdout + done.stderr
 

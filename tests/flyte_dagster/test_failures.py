@@ -1,6 +1,5 @@
 """Remote failures, retries (attach, no duplicate runs), wait timeouts."""
 
-
 import threading
 
 import dagster as dg
@@ -19,8 +18,13 @@ def _failure_data(result: dg.ExecuteInProcessResult) -> list:
 
 
 def test_remote_user_error_fails_with_metadata_and_is_not_retried(flyte_devserver, flyte):
-    broken = build_flyte_asset("dagster_tasks.fail", key="broken", inputs={"message": "the value is bad"},
-                               retry_policy=dg.RetryPolicy(max_retries=2), resource=flyte)
+    broken = build_flyte_asset(
+        "dagster_tasks.fail",
+        key="broken",
+        inputs={"message": "the value is bad"},
+        retry_policy=dg.RetryPolicy(max_retries=2),
+        resource=flyte,
+    )
     result = dg.materialize([broken], resources={"flyte": flyte}, raise_on_error=False)
     assert not result.success
     failures = _failure_data(result)
@@ -37,8 +41,13 @@ def test_remote_user_error_fails_with_metadata_and_is_not_retried(flyte_devserve
 
 
 def test_system_error_is_retried_with_a_new_run(flyte_devserver, flyte):
-    crashing = build_flyte_asset("sample_tasks.crash", key="crashing", inputs={"code": 3},
-                                 retry_policy=dg.RetryPolicy(max_retries=1), resource=flyte)
+    crashing = build_flyte_asset(
+        "sample_tasks.crash",
+        key="crashing",
+        inputs={"code": 3},
+        retry_policy=dg.RetryPolicy(max_retries=1),
+        resource=flyte,
+    )
     result = dg.materialize([crashing], resources={"flyte": flyte}, raise_on_error=False)
     assert not result.success
     failures = _failure_data(result)
@@ -88,7 +97,11 @@ def test_step_retry_attaches_to_the_running_remote_run(flyte_devserver, flyte):
     assert create_runs(admin) == 1
     assert not lost["thread"].is_alive()
     assert "error" not in lost, lost.get("error")
-    assert (lost["result"].launch, lost["result"].run_name, lost["result"].value) == ("launched", attempts[0]["name"], 5)
+    assert (lost["result"].launch, lost["result"].run_name, lost["result"].value) == (
+        "launched",
+        attempts[0]["name"],
+        5,
+    )
 
 
 def test_explicit_run_name_retry_after_a_system_failure_launches_name_2(flyte_devserver, flyte):
@@ -100,8 +113,14 @@ def test_explicit_run_name_retry_after_a_system_failure_launches_name_2(flyte_de
             return flyte.run_task(context, "sample_tasks.crash", {"code": 3}, run_name="my-crash").value
         except dg.Failure as failure:
             meta = failure.metadata
-            seen.append((context.retry_number, meta["dagster-flyte/run_name"].value,
-                         meta["dagster-flyte/error_kind"].value, failure.allow_retries))
+            seen.append(
+                (
+                    context.retry_number,
+                    meta["dagster-flyte/run_name"].value,
+                    meta["dagster-flyte/error_kind"].value,
+                    failure.allow_retries,
+                )
+            )
             raise
 
     result = dg.materialize([named_crash], resources={"flyte": flyte}, raise_on_error=False)
@@ -127,8 +146,13 @@ def test_an_aborted_remote_run_fails_the_step_without_retries(flyte_devserver, f
 
     operator = threading.Thread(target=abort_from_outside, daemon=True)
     operator.start()
-    held = build_flyte_asset("sample_tasks.add", key="held", inputs={"x": 1, "y": 2},
-                             retry_policy=dg.RetryPolicy(max_retries=2), resource=flyte)
+    held = build_flyte_asset(
+        "sample_tasks.add",
+        key="held",
+        inputs={"x": 1, "y": 2},
+        retry_policy=dg.RetryPolicy(max_retries=2),
+        resource=flyte,
+    )
     result = dg.materialize([held], resources={"flyte": flyte}, raise_on_error=False)
     operator.join(30)
     assert not operator.is_alive()
@@ -158,14 +182,15 @@ def test_retry_reuses_a_succeeded_run(flyte_devserver, flyte):
 
 
 def test_wait_timeout_aborts_the_remote_run_and_fails(flyte_devserver, flyte):
-    slow = build_flyte_asset("dagster_tasks.slow", key="slow", inputs={"seconds": 60.0}, resource=flyte,
-                             run_options={"wait_timeout_s": 1.5})
+    slow = build_flyte_asset(
+        "dagster_tasks.slow", key="slow", inputs={"seconds": 60.0}, resource=flyte, run_options={"wait_timeout_s": 1.5}
+    )
     result = dg.materialize([slow], resources={"flyte": flyte}, raise_on_error=False)
     assert not result.success
     [failure] = _failure_data(result)
     assert failure.metadata["dagster-flyte/error_kind"].value == "TIMEOUT"
     assert failure.metadata["dagster-flyte/aborted"].value is True
-    assert "the remote run was aborted" in failure.description
+    assert "the run was aborted" in failure.description
     run_name = failure.metadata["dagster-flyte/run_name"].value
     assert flyte_devserver.client.get_run(run_name).phase.value == "ABORTED"
 
@@ -173,8 +198,9 @@ def test_wait_timeout_aborts_the_remote_run_and_fails(flyte_devserver, flyte):
 def test_wait_timeout_says_so_when_the_abort_failed(flyte_devserver, flyte):
     # Every AbortRun is refused: the step must not claim the run was aborted.
     flyte_devserver.admin.fail_next("AbortRun", "PERMISSION_DENIED", count=100)
-    slow = build_flyte_asset("dagster_tasks.slow", key="slow", inputs={"seconds": 60.0}, resource=flyte,
-                             run_options={"wait_timeout_s": 1.5})
+    slow = build_flyte_asset(
+        "dagster_tasks.slow", key="slow", inputs={"seconds": 60.0}, resource=flyte, run_options={"wait_timeout_s": 1.5}
+    )
     result = dg.materialize([slow], resources={"flyte": flyte}, raise_on_error=False)
     [failure] = _failure_data(result)
     assert failure.metadata["dagster-flyte/error_kind"].value == "TIMEOUT"
@@ -199,3 +225,62 @@ def test_failure_when_the_backend_is_unreachable_is_retryable():
         dg.materialize([nowhere], resources={"flyte": unreachable})
     assert info.value.allow_retries is True
     assert info.value.metadata["dagster-flyte/error_kind"].value == "TRANSPORT"
+
+
+def test_retry_on_user_error_opts_in_to_retrying_user_errors(flyte_devserver, flyte):
+    opted_in = FlyteResource(endpoint=flyte_devserver.endpoint, insecure=True, retry_on_user_error=True)
+    broken = build_flyte_asset(
+        "dagster_tasks.fail",
+        key="broken",
+        inputs={"message": "flaky data"},
+        retry_policy=dg.RetryPolicy(max_retries=1),
+        resource=opted_in,
+    )
+    result = dg.materialize([broken], resources={"flyte": opted_in}, raise_on_error=False)
+    assert not result.success
+    failures = _failure_data(result)
+    assert failures[0].metadata["dagster-flyte/error_kind"].value == "USER"
+    assert failures[0].metadata["dagster-flyte/retryable"].value is True
+    assert sum(1 for e in result.all_events if e.event_type_value == "STEP_RESTARTED") == 1
+    assert create_runs(flyte_devserver.admin) == 2  # the retry relaunched after the FAILED run
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "RunFailedError:SYSTEM",
+        "RunFailedError:USER",
+        "RunAbortedError",
+        "RunTimedOutError",
+        "UnavailableError",
+        "PermissionDeniedError",
+        "NotFoundError",
+        "ConfigurationError",
+        "WaitTimeoutError",
+        "RuntimeError",
+    ],
+)
+def test_dagster_and_airflow_retry_the_same_outcomes(error):
+    """The one rule: a Failure allows retries exactly when the core's classification (which the
+    Airflow provider uses unchanged) says so. Unexpected client-side errors are no longer retried."""
+    import flyte_remote_core as core
+    from flyte_remote_core.orchestration import OutcomeKind, classify
+
+    from flyte_dagster._failures import failure_for
+
+    name, _, kind = error.partition(":")
+    if name == "RuntimeError":
+        exc: BaseException = RuntimeError("boom")
+    elif name == "WaitTimeoutError":
+        exc = core.WaitTimeoutError("r-1", 3.0)
+        exc.aborted = True
+    elif issubclass(getattr(core, name), core.RunError):
+        exc = getattr(core, name)("r-1", phase="FAILED", message="boom", kind=kind or None)
+    else:
+        exc = getattr(core, name)("boom")
+    outcome = classify(exc)
+    failure = failure_for(outcome, "tasks.x")
+    assert failure.allow_retries is outcome.retryable is outcome.kind.is_retryable()
+    assert failure.metadata["dagster-flyte/outcome"].value == outcome.kind.value
+    expected = {OutcomeKind.FAILED_SYSTEM, OutcomeKind.UNAVAILABLE, OutcomeKind.DEADLINE}
+    assert failure.allow_retries is (outcome.kind in expected)

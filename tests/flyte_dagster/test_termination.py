@@ -47,8 +47,14 @@ def _assert_aborted_by_dagster(flyte_devserver, run_name: str, dagster_run_id: s
 
 
 def test_sigint_to_a_materializing_process_aborts_the_remote_run(flyte_devserver):
-    proc = subprocess.Popen([sys.executable, "-m", "tests.flyte_dagster.terminate_target", flyte_devserver.endpoint],
-                            cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.flyte_dagster.terminate_target", flyte_devserver.endpoint],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         run = _running_run(flyte_devserver, proc)
         # Dagster turns SIGINT (and SIGTERM in run workers) into DagsterExecutionInterruptedError in the step.
@@ -68,9 +74,14 @@ def test_terminating_a_run_through_the_instance_aborts_the_remote_run(flyte_devs
     home.mkdir()
     (home / "dagster.yaml").write_text("")  # a persistent sqlite instance both processes share
     env = _env(DAGSTER_HOME=str(home), FLYTE_ENDPOINT=flyte_devserver.endpoint, FLYTE_INSECURE="1")
-    proc = subprocess.Popen([str(DAGSTER), "job", "execute", "-m", "tests.flyte_dagster.terminate_target",
-                             "-j", "slow_job"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+        [str(DAGSTER), "job", "execute", "-m", "tests.flyte_dagster.terminate_target", "-j", "slow_job"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     try:
         run = _running_run(flyte_devserver, proc)

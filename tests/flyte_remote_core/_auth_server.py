@@ -21,7 +21,7 @@ from flyteidl2.workflow.run_service_connect import RunService, RunServiceASGIApp
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from flyte_remote_core.devserver._auth import AuthManager
+from flyte_remote_core.devserver.auth.manager import AuthManager
 
 
 class Router:
@@ -114,7 +114,9 @@ class AuthServer:
         self._thread.join(10)
 
 
-def make_certs(directory: Path, *, names: Sequence[str] = ("localhost",), ips: Sequence[str] = ("127.0.0.1",)) -> dict[str, str]:
+def make_certs(
+    directory: Path, *, names: Sequence[str] = ("localhost",), ips: Sequence[str] = ("127.0.0.1",)
+) -> dict[str, str]:
     """A CA and a leaf it signed. Returns paths: ca, cert (leaf + CA chain), key."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -126,9 +128,12 @@ def make_certs(directory: Path, *, names: Sequence[str] = ("localhost",), ips: S
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
     ca = (
         x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
@@ -140,9 +145,11 @@ def make_certs(directory: Path, *, names: Sequence[str] = ("localhost",), ips: S
     leaf = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0] if names else "leaf")]))
-        .issuer_name(ca_name).public_key(key.public_key())
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -153,7 +160,5 @@ def make_certs(directory: Path, *, names: Sequence[str] = ("localhost",), ips: S
     paths = {"ca": directory / "ca.pem", "cert": directory / "server.pem", "key": directory / "server.key"}
     paths["ca"].write_bytes(ca.public_bytes(pem))
     paths["cert"].write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
-    paths["key"].write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    paths["key"].write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return {k: str(v) for k, v in paths.items()}

@@ -33,5 +33,8 @@ def no_other_tasks() -> bool:
 async def lingers_then_stops(watcher: SharedWatcher) -> None:
     """The watcher's stream outlives its last waiter for the linger, then stops and leaves no task."""
     assert watcher.open_streams == 1, "the stream should linger after its last waiter"
-    await eventually(lambda: watcher.open_streams == 0 and no_other_tasks(), timeout=watcher.linger + 5,
-                     what="the stream stopping after its linger")
+    await eventually(
+        lambda: watcher.open_streams == 0 and no_other_tasks(),
+        timeout=watcher.linger + 5,
+        what="the stream stopping after its linger",
+    )

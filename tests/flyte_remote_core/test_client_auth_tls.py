@@ -61,16 +61,19 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -94,8 +97,9 @@ def _secret_forms(client_id: str, secret: str) -> list[str]:
 
 
 @pytest.mark.timeout(60)
-def test_client_credentials_full_flow_and_nothing_leaks(auth_server, tmp_path: Path, caplog, capfd,
-                                                        monkeypatch) -> None:
+def test_client_credentials_full_flow_and_nothing_leaks(
+    auth_server, tmp_path: Path, caplog, capfd, monkeypatch
+) -> None:
     caplog.set_level(logging.DEBUG)
     # Airflow's or Dagster's logging set-up, imported earlier in the same session, can mute
     # httpx's logger; the token request must reach caplog for the checks below to mean anything.
@@ -121,7 +125,9 @@ def test_client_credentials_full_flow_and_nothing_leaks(auth_server, tmp_path: P
 
         user = client.user()
         assert user.subject() == client_id
-        assert asyncio.run(client.run.aio("sample_tasks.add", {"x": 1, "y": 1})).wait(quiet=True).phase is Phase.SUCCEEDED
+        assert (
+            asyncio.run(client.run.aio("sample_tasks.add", {"x": 1, "y": 1})).wait(quiet=True).phase is Phase.SUCCEEDED
+        )
         # One token served every call of the flow (each event loop shares the token cache).
         assert auth_server.auth_manager.token_requests == 1
         shown = repr(client) + repr(client.config) + repr(client._channel_config)

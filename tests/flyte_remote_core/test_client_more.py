@@ -188,8 +188,13 @@ def test_task_run_classmethods_with_an_explicit_client(flyte_devserver) -> None:
 def test_without_init_the_seed_api_names_init(no_default_client, tmp_path: Path) -> None:
     f = tmp_path / "f.txt"
     f.write_text("x")
-    for call in (lambda: Task.get("sample_tasks.add"), lambda: Run.get("r1"), lambda: Run.listall(),
-                 lambda: flyte_remote_core.upload_file(f), lambda: flyte_remote_core.upload_dir(tmp_path)):
+    for call in (
+        lambda: Task.get("sample_tasks.add"),
+        lambda: Run.get("r1"),
+        lambda: Run.listall(),
+        lambda: flyte_remote_core.upload_file(f),
+        lambda: flyte_remote_core.upload_dir(tmp_path),
+    ):
         with pytest.raises(ConfigurationError, match=r"init\("):
             call()
 
@@ -235,12 +240,14 @@ def _deploy_trigger(endpoint: str, name: str, task_name: str, version: str) -> N
     from tests.devserver.helpers import inputs
 
     tname = identifier_pb2.TriggerName(project="flytesnacks", domain="development", name=name, task_name=task_name)
-    auto = tc.TriggerAutomationSpec(type=tc.TYPE_SCHEDULE, schedule=tc.Schedule(
-        rate=tc.FixedRate(value=1, unit=tc.FIXED_RATE_UNIT_DAY)))
+    auto = tc.TriggerAutomationSpec(
+        type=tc.TYPE_SCHEDULE, schedule=tc.Schedule(rate=tc.FixedRate(value=1, unit=tc.FIXED_RATE_UNIT_DAY))
+    )
     spec = tdef.TriggerSpec(active=True, task_version=version, inputs=inputs(x=20, y=22))
     with grpc.insecure_channel(endpoint) as channel:
         trigger_service_pb2_grpc.TriggerServiceStub(channel).DeployTrigger(
-            tsvc.DeployTriggerRequest(name=tname, spec=spec, automation_spec=auto), timeout=10)
+            tsvc.DeployTriggerRequest(name=tname, spec=spec, automation_spec=auto), timeout=10
+        )
 
 
 def test_triggers_through_the_client(flyte_devserver) -> None:
@@ -299,8 +306,11 @@ def test_logs_follow_yields_lines_while_the_run_is_running_and_ends_with_it(flyt
     stdout = [line for _, line in stamps if "stdout line" in line]
     assert len(stdout) == 6, [line for _, line in stamps]
     # The run's end, as the backend recorded it, in this process's monotonic clock.
-    end_wall = details.pb2.action.status.end_time.ToDatetime().timestamp() if details.pb2.action.status.HasField(
-        "end_time") else None
+    end_wall = (
+        details.pb2.action.status.end_time.ToDatetime().timestamp()
+        if details.pb2.action.status.HasField("end_time")
+        else None
+    )
     first_line_at = next(t for t, line in stamps if "stdout line 0" in line)
     last_line_at = stamps[-1][0]
     # Lines arrived live: the first one more than a second before the last (6 x 0.4 s of pauses).
@@ -319,7 +329,6 @@ def test_logs_without_follow_return_what_is_there(flyte_devserver) -> None:
 
 
 # -- 5. cancelled waits leave nothing behind -------------------------------------------
-
 
 
 @pytest.mark.timeout(30)
@@ -358,9 +367,13 @@ def test_wait_cancelled_by_task_cancel_leaves_no_task_and_no_stream(flyte_devser
             watcher = watcher_of(client)
             watcher.linger = 0.3
             tasks = [asyncio.create_task(r.wait.aio(quiet=True)) for r in runs]
-            await eventually(lambda: sum(len(g) for s in watcher._streams.values() for g in s.waiters.values()) == 3
-                             and all(s.connected.is_set() for s in watcher._streams.values()),
-                             what="every waiter registered on a connected stream")
+            await eventually(
+                lambda: (
+                    sum(len(g) for s in watcher._streams.values() for g in s.waiters.values()) == 3
+                    and all(s.connected.is_set() for s in watcher._streams.values())
+                ),
+                what="every waiter registered on a connected stream",
+            )
             assert watcher.open_streams == 1
             assert not any(t.done() for t in tasks)
             for t in tasks:
@@ -389,8 +402,10 @@ def test_one_cancelled_waiter_does_not_disturb_another(flyte_devserver) -> None:
         watcher.linger = 0.3
         wa = asyncio.create_task(a.wait.aio(quiet=True))
         wb = asyncio.create_task(b.wait.aio(quiet=True))
-        await eventually(lambda: sum(len(g) for s in watcher._streams.values() for g in s.waiters.values()) == 2,
-                         what="both waiters registered")
+        await eventually(
+            lambda: sum(len(g) for s in watcher._streams.values() for g in s.waiters.values()) == 2,
+            what="both waiters registered",
+        )
         wa.cancel()
         await asyncio.gather(wa, return_exceptions=True)
         assert watcher.open_streams == 1  # b still waits on it
@@ -473,8 +488,10 @@ def test_devserver_with_sample_tasks_starts_within_half_a_second(tmp_path: Path)
             figures.append((server.startup_seconds, outside))
         finally:
             server.stop()
-    print("devserver start-up (startup_seconds, measured around start()):",
-          ", ".join(f"({a:.3f} s, {b:.3f} s)" for a, b in figures))
+    print(
+        "devserver start-up (startup_seconds, measured around start()):",
+        ", ".join(f"({a:.3f} s, {b:.3f} s)" for a, b in figures),
+    )
     best = min(b for _, b in figures)
     assert best <= 0.5, figures
 

@@ -58,7 +58,9 @@ def test_hint_says_what_to_do() -> None:
 
 
 def test_tokens_in_server_details_are_redacted() -> None:
-    err = translate_rpc_error(FakeCall(grpc.StatusCode.UNAUTHENTICATED, "invalid Bearer abc.def.ghi for client_secret=s3cr3t"))
+    err = translate_rpc_error(
+        FakeCall(grpc.StatusCode.UNAUTHENTICATED, "invalid Bearer abc.def.ghi for client_secret=s3cr3t")
+    )
     assert "abc.def.ghi" not in str(err)
     assert "s3cr3t" not in str(err)
 

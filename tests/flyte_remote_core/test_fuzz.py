@@ -22,20 +22,80 @@ from flyte_remote_core import (
     deterministic_run_name,
 )
 
-TASKS = ["add", "greet", "negate", "scale", "move_point", "summarize", "sum_list", "total_values", "maybe_double",
-         "add_days", "elapsed", "order_total"]
+TASKS = [
+    "add",
+    "greet",
+    "negate",
+    "scale",
+    "move_point",
+    "summarize",
+    "sum_list",
+    "total_values",
+    "maybe_double",
+    "add_days",
+    "elapsed",
+    "order_total",
+]
 SENT = ("GetTaskDetails", "ListTasks", "SelectCluster", "UploadInputs", "CreateRun", "GetRunDetails")
 
 # Text with every kind of code point, lone surrogates included.
 texts = st.text(alphabet=st.characters(codec=None, categories=None), max_size=30) | st.sampled_from(
-    ["", "3", "1.5", "true", "null", "None", "[1, 2]", '{"a": 1}', "2024-01-01T00:00:00", "1 day, 0:00:01",
-     "\ud800", "a\udfffb", "\x00", "9" * 400])
+    [
+        "",
+        "3",
+        "1.5",
+        "true",
+        "null",
+        "None",
+        "[1, 2]",
+        '{"a": 1}',
+        "2024-01-01T00:00:00",
+        "1 day, 0:00:01",
+        "\ud800",
+        "a\udfffb",
+        "\x00",
+        "9" * 400,
+    ]
+)
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | texts | st.binary(max_size=8)
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4)
-                      | st.tuples(inner, inner) | st.frozensets(st.integers(), max_size=3), max_leaves=12)
-input_maps = st.dictionaries(st.sampled_from(["x", "y", "name", "greeting", "flag", "value", "factor", "p", "dx",
-                                              "values", "names", "xs", "d", "when", "delta", "start", "end",
-                                              "order", "zzz", ""]), values, max_size=5)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(texts, inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.frozensets(st.integers(), max_size=3)
+    ),
+    max_leaves=12,
+)
+input_maps = st.dictionaries(
+    st.sampled_from(
+        [
+            "x",
+            "y",
+            "name",
+            "greeting",
+            "flag",
+            "value",
+            "factor",
+            "p",
+            "dx",
+            "values",
+            "names",
+            "xs",
+            "d",
+            "when",
+            "delta",
+            "start",
+            "end",
+            "order",
+            "zzz",
+            "",
+        ]
+    ),
+    values,
+    max_size=5,
+)
 
 
 def _deep(n: int) -> list:
@@ -64,8 +124,9 @@ def tasks(server):
     return {name: client.get_task(f"sample_tasks.{name}") for name in TASKS}
 
 
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                           HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 @FUZZ
@@ -88,11 +149,18 @@ def test_deeply_nested_values_name_the_input(tasks, depth) -> None:
 
 
 @FUZZ
-@given(name=st.text(max_size=40) | st.from_regex(r"[a-z][-a-z0-9]{0,28}[a-z0-9]", fullmatch=True)
-       | st.from_regex(r"[a-z][-a-z0-9]{0,28}[a-z0-9]\n", fullmatch=True))
+@given(
+    name=st.text(max_size=40)
+    | st.from_regex(r"[a-z][-a-z0-9]{0,28}[a-z0-9]", fullmatch=True)
+    | st.from_regex(r"[a-z][-a-z0-9]{0,28}[a-z0-9]\n", fullmatch=True)
+)
 def test_run_names_are_accepted_only_when_the_backend_would(name) -> None:
-    ok = (0 < len(name) <= 30 and name[0] in string.ascii_lowercase and name[-1] != "-"
-          and all(c in string.ascii_lowercase + string.digits + "-" for c in name))
+    ok = (
+        0 < len(name) <= 30
+        and name[0] in string.ascii_lowercase
+        and name[-1] != "-"
+        and all(c in string.ascii_lowercase + string.digits + "-" for c in name)
+    )
     if ok:
         assert check_run_name(name) == name
     else:
@@ -102,8 +170,7 @@ def test_run_names_are_accepted_only_when_the_backend_would(name) -> None:
 
 
 @FUZZ
-@given(key=st.text(max_size=50), attempt=st.integers(min_value=1, max_value=10**6),
-       prefix=st.text(max_size=20))
+@given(key=st.text(max_size=50), attempt=st.integers(min_value=1, max_value=10**6), prefix=st.text(max_size=20))
 def test_deterministic_names_are_always_valid_and_stable(key, attempt, prefix) -> None:
     name = deterministic_run_name(key, attempt, prefix=prefix)
     assert check_run_name(name) == name
@@ -114,8 +181,13 @@ option_values = values | st.dictionaries(texts, texts, max_size=3)
 
 
 @FUZZ
-@given(options=st.dictionaries(st.sampled_from(["labels", "annotations", "envs", "queue", "interruptible",
-                                                "overwrite_cache"]), option_values, max_size=3))
+@given(
+    options=st.dictionaries(
+        st.sampled_from(["labels", "annotations", "envs", "queue", "interruptible", "overwrite_cache"]),
+        option_values,
+        max_size=3,
+    )
+)
 def test_run_options_are_checked_before_anything_is_sent(server, tasks, options) -> None:
     server, client = server
     before = {m: server.admin.call_count(m) for m in SENT}

@@ -110,8 +110,10 @@ def test_clients_closed_in_any_order_leave_no_wait_hanging(flyte_devserver, orde
         async def main() -> list[Phase]:
             watcher = watcher_of(clients[0])
             waits = [asyncio.create_task(r.wait.aio(quiet=True, timeout=60)) for r in runs]
-            await eventually(lambda: sum(len(g) for s in watcher._streams.values() for g in s.waiters.values()) == 3,
-                             what="all three waits registered")
+            await eventually(
+                lambda: sum(len(g) for s in watcher._streams.values() for g in s.waiters.values()) == 3,
+                what="all three waits registered",
+            )
             phases = [Phase.UNSPECIFIED] * 3
             for i in order:  # close one client, then release and finish the others one by one
                 await clients[i].aclose()

@@ -19,14 +19,64 @@ import pytest
 import flyte_remote_core
 
 EXPECTED_ALL = {
-    "TERMINAL", "Action", "ActionDetails", "ActionInputs", "ActionOutputs", "AlreadyExistsError",
-    "ApiKey", "AuthenticationError", "ConfigurationError", "DataFrameRef", "DirRef", "FileRef", "FlyteClient", "FlyteError",
-    "FlyteInputError", "InvalidArgumentError", "InvalidInputError", "InvalidRunNameError", "InvalidRunOptionError", "LaunchOutcome",
-    "NotFoundError", "PermissionDeniedError", "Phase", "Project", "RemoteDeadlineExceededError", "RemoteError",
-    "Run", "RunResult", "RunAbortedError", "RunAlreadyExistsError", "RunDetails", "RunError", "RunFailedError",
-    "RunTimedOutError", "Secret", "StorageError", "TLSError", "Task", "TaskInput", "TaskOutput", "Trigger", "UnavailableError",
-    "UnimplementedError", "User", "WaitTimeoutError", "abort_quietly", "check_run_name", "create_channel",
-    "deterministic_run_name", "encode_api_key", "init", "launch_or_attach", "parse_api_key", "redact", "run_to_completion", "settings_from_env", "upload_dir", "upload_file",
+    "TERMINAL",
+    "Action",
+    "ActionDetails",
+    "ActionInputs",
+    "ActionOutputs",
+    "AlreadyExistsError",
+    "ApiKey",
+    "AuthenticationError",
+    "ConfigurationError",
+    "DataFrameRef",
+    "DirRef",
+    "FileRef",
+    "FlyteClient",
+    "FlyteError",
+    "FlyteInputError",
+    "InvalidArgumentError",
+    "InvalidInputError",
+    "InvalidRunNameError",
+    "InvalidRunOptionError",
+    "LaunchOutcome",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Phase",
+    "Project",
+    "RemoteDeadlineExceededError",
+    "RemoteError",
+    "Run",
+    "RunResult",
+    "RunAbortedError",
+    "RunAlreadyExistsError",
+    "RunDetails",
+    "RunError",
+    "RunFailedError",
+    "RunTimedOutError",
+    "Secret",
+    "StorageError",
+    "TLSError",
+    "Task",
+    "TaskInput",
+    "TaskOutput",
+    "Trigger",
+    "UnavailableError",
+    "UnimplementedError",
+    "User",
+    "WaitTimeoutError",
+    "abort_quietly",
+    "check_run_name",
+    "create_channel",
+    "deterministic_run_name",
+    "encode_api_key",
+    "init",
+    "launch_or_attach",
+    "parse_api_key",
+    "redact",
+    "run_to_completion",
+    "settings_from_env",
+    "upload_dir",
+    "upload_file",
     "wait_for_result",
 }
 
@@ -40,13 +90,58 @@ def test_all_is_pinned() -> None:
 
 # Seed: every class, method and property of flyte.remote that this package promises.
 SEED_MEMBERS = {
-    "Action": ["details", "done", "sync", "to_dict", "to_json", "wait", "watch", "action_id", "name", "phase",
-               "raw_phase", "run_name", "task_name"],
-    "ActionDetails": ["done", "inputs", "logs_available", "outputs", "to_dict", "to_json", "watch_updates",
-                      "abort_info", "action_id", "attempts", "error_info", "is_running", "metadata", "name", "phase",
-                      "raw_phase", "run_name", "runtime", "status", "task_name"],
-    "ActionInputs": ["clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem", "setdefault",
-                     "to_dict", "to_json", "update", "values"],
+    "Action": [
+        "details",
+        "done",
+        "sync",
+        "to_dict",
+        "to_json",
+        "wait",
+        "watch",
+        "action_id",
+        "name",
+        "phase",
+        "raw_phase",
+        "run_name",
+        "task_name",
+    ],
+    "ActionDetails": [
+        "done",
+        "inputs",
+        "logs_available",
+        "outputs",
+        "to_dict",
+        "to_json",
+        "watch_updates",
+        "abort_info",
+        "action_id",
+        "attempts",
+        "error_info",
+        "is_running",
+        "metadata",
+        "name",
+        "phase",
+        "raw_phase",
+        "run_name",
+        "runtime",
+        "status",
+        "task_name",
+    ],
+    "ActionInputs": [
+        "clear",
+        "copy",
+        "fromkeys",
+        "get",
+        "items",
+        "keys",
+        "pop",
+        "popitem",
+        "setdefault",
+        "to_dict",
+        "to_json",
+        "update",
+        "values",
+    ],
     "ActionOutputs": ["to_dict", "to_json"],
     "Project": ["to_dict", "to_json"],
     "Run": ["done", "sync", "to_dict", "to_json", "watch", "name", "phase", "raw_phase", "url"],
@@ -59,15 +154,28 @@ SEED_MEMBERS = {
 
 
 def test_seed_members_exist() -> None:
-    missing = [f"{cls}.{member}" for cls, members in SEED_MEMBERS.items() for member in members
-               if not hasattr(getattr(flyte_remote_core, cls), member)]
+    missing = [
+        f"{cls}.{member}"
+        for cls, members in SEED_MEMBERS.items()
+        for member in members
+        if not hasattr(getattr(flyte_remote_core, cls), member)
+    ]
     assert missing == []
 
 
 def test_io_methods_have_async_twins() -> None:
-    for cls_name, method in [("Run", "wait"), ("Run", "outputs"), ("Run", "abort"), ("Run", "sync"),
-                             ("Action", "details"), ("Action", "wait"), ("FlyteClient", "get_task"),
-                             ("FlyteClient", "run"), ("FlyteClient", "get_run"), ("FlyteClient", "list_runs")]:
+    for cls_name, method in [
+        ("Run", "wait"),
+        ("Run", "outputs"),
+        ("Run", "abort"),
+        ("Run", "sync"),
+        ("Action", "details"),
+        ("Action", "wait"),
+        ("FlyteClient", "get_task"),
+        ("FlyteClient", "run"),
+        ("FlyteClient", "get_run"),
+        ("FlyteClient", "list_runs"),
+    ]:
         descriptor = inspect.getattr_static(getattr(flyte_remote_core, cls_name), method)
         bound = descriptor.__get__(object.__new__(getattr(flyte_remote_core, cls_name)))
         assert callable(bound) and callable(bound.aio), f"{cls_name}.{method}"
@@ -77,8 +185,18 @@ def test_create_channel_takes_seed_parameters() -> None:
     from flyte_remote_core import create_channel
 
     params = inspect.signature(create_channel).parameters
-    for name in ["endpoint", "api_key", "insecure", "insecure_skip_verify", "ca_cert_file_path", "ssl_credentials",
-                 "grpc_options", "compression", "http_session", "proxy_command"]:
+    for name in [
+        "endpoint",
+        "api_key",
+        "insecure",
+        "insecure_skip_verify",
+        "ca_cert_file_path",
+        "ssl_credentials",
+        "grpc_options",
+        "compression",
+        "http_session",
+        "proxy_command",
+    ]:
         assert name in params, name
     assert inspect.iscoroutinefunction(create_channel)
 
@@ -90,8 +208,13 @@ def test_package_ships_py_typed() -> None:
 
 
 def test_class_level_and_module_level_calls_have_async_twins() -> None:
-    for member in (flyte_remote_core.Task.get, flyte_remote_core.Run.get, flyte_remote_core.Run.listall,
-                   flyte_remote_core.upload_file, flyte_remote_core.upload_dir):
+    for member in (
+        flyte_remote_core.Task.get,
+        flyte_remote_core.Run.get,
+        flyte_remote_core.Run.listall,
+        flyte_remote_core.upload_file,
+        flyte_remote_core.upload_dir,
+    ):
         assert callable(member) and callable(member.aio), member
 
 
@@ -170,10 +293,22 @@ def test_every_public_name_is_called() -> None:
 # -- offline --------------------------------------------------------------------------------------
 
 
-@calls("ActionInputs", "ActionInputs.fromkeys", "ActionInputs.copy", "ActionInputs.get", "ActionInputs.items",
-       "ActionInputs.keys", "ActionInputs.values", "ActionInputs.pop", "ActionInputs.popitem",
-       "ActionInputs.setdefault", "ActionInputs.update", "ActionInputs.clear", "ActionInputs.to_dict",
-       "ActionInputs.to_json")
+@calls(
+    "ActionInputs",
+    "ActionInputs.fromkeys",
+    "ActionInputs.copy",
+    "ActionInputs.get",
+    "ActionInputs.items",
+    "ActionInputs.keys",
+    "ActionInputs.values",
+    "ActionInputs.pop",
+    "ActionInputs.popitem",
+    "ActionInputs.setdefault",
+    "ActionInputs.update",
+    "ActionInputs.clear",
+    "ActionInputs.to_dict",
+    "ActionInputs.to_json",
+)
 def test_action_inputs_is_a_working_dict() -> None:
     wire = object()  # stands for the common_pb2.Inputs message the values were decoded from
     inputs = call(flyte_remote_core, "ActionInputs", wire, {"x": 1, "when": datetime(2024, 1, 2, tzinfo=UTC)})
@@ -231,24 +366,47 @@ def test_every_phase_parses_and_classifies() -> None:
         flyte_remote_core.Phase.parse("bogus")
 
 
-_REMOTE_ERRORS = ["RemoteError", "NotFoundError", "AlreadyExistsError", "InvalidArgumentError", "AuthenticationError",
-                  "PermissionDeniedError", "UnavailableError", "TLSError", "RemoteDeadlineExceededError",
-                  "UnimplementedError"]
+_REMOTE_ERRORS = [
+    "RemoteError",
+    "NotFoundError",
+    "AlreadyExistsError",
+    "InvalidArgumentError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "UnavailableError",
+    "TLSError",
+    "RemoteDeadlineExceededError",
+    "UnimplementedError",
+]
 _RUN_ERRORS = ["RunError", "RunFailedError", "RunAbortedError", "RunTimedOutError"]
 
 
-@calls("FlyteError", "FlyteInputError", "ConfigurationError", "StorageError", "InvalidInputError",
-       "InvalidRunNameError", "InvalidRunOptionError", "WaitTimeoutError", "RunAlreadyExistsError", "Run", "redact",
-       *_REMOTE_ERRORS, *_RUN_ERRORS)
+@calls(
+    "FlyteError",
+    "FlyteInputError",
+    "ConfigurationError",
+    "StorageError",
+    "InvalidInputError",
+    "InvalidRunNameError",
+    "InvalidRunOptionError",
+    "WaitTimeoutError",
+    "RunAlreadyExistsError",
+    "Run",
+    "redact",
+    *_REMOTE_ERRORS,
+    *_RUN_ERRORS,
+)
 def test_every_error_is_constructed_raised_and_read() -> None:
     from flyteidl2.workflow import run_definition_pb2
 
     for name in ["FlyteError", "FlyteInputError", "ConfigurationError", "StorageError"]:
         error = call(flyte_remote_core, name, "it broke")
         assert isinstance(error, flyte_remote_core.FlyteError) and str(error) == "it broke"
-    for error in [call(flyte_remote_core, "InvalidInputError", "x", expected="int", given="str", task="t.add"),
-                  call(flyte_remote_core, "InvalidRunNameError", "Bad_Name", "upper case"),
-                  call(flyte_remote_core, "InvalidRunOptionError", "labels", expected="dict", given="list")]:
+    for error in [
+        call(flyte_remote_core, "InvalidInputError", "x", expected="int", given="str", task="t.add"),
+        call(flyte_remote_core, "InvalidRunNameError", "Bad_Name", "upper case"),
+        call(flyte_remote_core, "InvalidRunOptionError", "labels", expected="dict", given="list"),
+    ]:
         assert isinstance(error, flyte_remote_core.FlyteInputError) and isinstance(error, ValueError)
     assert "Bad_Name" in str(flyte_remote_core.InvalidRunNameError("Bad_Name", "upper case"))
 
@@ -382,18 +540,70 @@ def test_task_get_refuses_an_auto_version_it_cannot_honour(flyte_devserver: Any,
     assert sum(flyte_devserver.admin.counters().values()) == 0, "refused before anything was sent"
 
 
-@calls("Run", "RunDetails", "Action", "ActionDetails", "Run.wait", "Run.done", "Run.sync", "Run.to_dict",
-       "Run.to_json", "Run.watch", "Run.name", "Run.phase", "Run.raw_phase", "Run.url", "Run.details", "Run.outputs",
-       "Run.inputs", "Run.action", "Run.get", "Run.listall", "Run.abort", "RunDetails.done", "RunDetails.inputs",
-       "RunDetails.outputs", "RunDetails.to_dict", "RunDetails.to_json", "RunDetails.action_id", "RunDetails.name",
-       "RunDetails.task_name", "Action.details", "Action.done", "Action.sync", "Action.to_dict", "Action.to_json",
-       "Action.wait", "Action.watch", "Action.action_id", "Action.name", "Action.phase", "Action.raw_phase",
-       "Action.run_name", "Action.task_name", "ActionDetails.done", "ActionDetails.inputs",
-       "ActionDetails.logs_available", "ActionDetails.outputs", "ActionDetails.to_dict", "ActionDetails.to_json",
-       "ActionDetails.watch_updates", "ActionDetails.abort_info", "ActionDetails.action_id",
-       "ActionDetails.attempts", "ActionDetails.error_info", "ActionDetails.is_running", "ActionDetails.metadata",
-       "ActionDetails.name", "ActionDetails.phase", "ActionDetails.raw_phase", "ActionDetails.run_name",
-       "ActionDetails.runtime", "ActionDetails.status", "ActionDetails.task_name")
+@calls(
+    "Run",
+    "RunDetails",
+    "Action",
+    "ActionDetails",
+    "Run.wait",
+    "Run.done",
+    "Run.sync",
+    "Run.to_dict",
+    "Run.to_json",
+    "Run.watch",
+    "Run.name",
+    "Run.phase",
+    "Run.raw_phase",
+    "Run.url",
+    "Run.details",
+    "Run.outputs",
+    "Run.inputs",
+    "Run.action",
+    "Run.get",
+    "Run.listall",
+    "Run.abort",
+    "RunDetails.done",
+    "RunDetails.inputs",
+    "RunDetails.outputs",
+    "RunDetails.to_dict",
+    "RunDetails.to_json",
+    "RunDetails.action_id",
+    "RunDetails.name",
+    "RunDetails.task_name",
+    "Action.details",
+    "Action.done",
+    "Action.sync",
+    "Action.to_dict",
+    "Action.to_json",
+    "Action.wait",
+    "Action.watch",
+    "Action.action_id",
+    "Action.name",
+    "Action.phase",
+    "Action.raw_phase",
+    "Action.run_name",
+    "Action.task_name",
+    "ActionDetails.done",
+    "ActionDetails.inputs",
+    "ActionDetails.logs_available",
+    "ActionDetails.outputs",
+    "ActionDetails.to_dict",
+    "ActionDetails.to_json",
+    "ActionDetails.watch_updates",
+    "ActionDetails.abort_info",
+    "ActionDetails.action_id",
+    "ActionDetails.attempts",
+    "ActionDetails.error_info",
+    "ActionDetails.is_running",
+    "ActionDetails.metadata",
+    "ActionDetails.name",
+    "ActionDetails.phase",
+    "ActionDetails.raw_phase",
+    "ActionDetails.run_name",
+    "ActionDetails.runtime",
+    "ActionDetails.status",
+    "ActionDetails.task_name",
+)
 def test_runs_actions_and_their_details_for_real(flyte_devserver: Any) -> None:
     client = flyte_devserver.client
     run = client.run("sample_tasks.add", {"x": 1, "y": 2})
@@ -417,7 +627,10 @@ def test_runs_actions_and_their_details_for_real(flyte_devserver: Any) -> None:
 
     action = call(run, "action")
     assert (call(action, "name"), call(action, "run_name"), call(action, "task_name")) == (
-        "a0", run.name, "sample_tasks.add")
+        "a0",
+        run.name,
+        "sample_tasks.add",
+    )
     assert call(action, "action_id").run.name == run.name and call(action, "done")
     assert call(action, "phase") is flyte_remote_core.Phase.SUCCEEDED and call(action, "raw_phase") == run.raw_phase
     assert json.loads(call(action, "to_json")) == call(action, "to_dict")
@@ -452,8 +665,21 @@ def test_runs_actions_and_their_details_for_real(flyte_devserver: Any) -> None:
         flyte_devserver.admin.release_all()
 
 
-@calls("Project", "User", "Secret", "Project.to_dict", "Project.to_json", "User.name", "User.subject",
-       "User.to_dict", "User.to_json", "Secret.name", "Secret.type", "Secret.to_dict", "Secret.to_json")
+@calls(
+    "Project",
+    "User",
+    "Secret",
+    "Project.to_dict",
+    "Project.to_json",
+    "User.name",
+    "User.subject",
+    "User.to_dict",
+    "User.to_json",
+    "Secret.name",
+    "Secret.type",
+    "Secret.to_dict",
+    "Secret.to_json",
+)
 def test_projects_users_and_secrets_for_real(flyte_devserver: Any) -> None:
     client = flyte_devserver.client
     project = client.get_project()
@@ -478,9 +704,19 @@ def test_projects_users_and_secrets_for_real(flyte_devserver: Any) -> None:
         client.delete_secret("api-test-secret")
 
 
-@calls("Trigger", "Trigger.activate", "Trigger.deactivate", "Trigger.get_details", "Trigger.to_dict",
-       "Trigger.to_json", "Trigger.automation_spec", "Trigger.id", "Trigger.is_active", "Trigger.name",
-       "Trigger.task_name")
+@calls(
+    "Trigger",
+    "Trigger.activate",
+    "Trigger.deactivate",
+    "Trigger.get_details",
+    "Trigger.to_dict",
+    "Trigger.to_json",
+    "Trigger.automation_spec",
+    "Trigger.id",
+    "Trigger.is_active",
+    "Trigger.name",
+    "Trigger.task_name",
+)
 def test_triggers_for_real(flyte_devserver: Any) -> None:
     from flyteidl2.common import identifier_pb2
     from flyteidl2.task import common_pb2
@@ -488,15 +724,19 @@ def test_triggers_for_real(flyte_devserver: Any) -> None:
 
     client = flyte_devserver.client
     task = client.get_task("sample_tasks.add")
-    name = identifier_pb2.TriggerName(project="flytesnacks", domain="development", name="api-test-yearly",
-                                      task_name=task.name)
-    yearly = common_pb2.TriggerAutomationSpec(type=common_pb2.TYPE_SCHEDULE,
-                                              schedule=common_pb2.Schedule(cron_expression="0 0 1 1 *"))
-    spec = trigger_definition_pb2.TriggerSpec(active=False, task_version=task.version,
-                                              inputs=task.to_inputs({"x": 1, "y": 2}))
+    name = identifier_pb2.TriggerName(
+        project="flytesnacks", domain="development", name="api-test-yearly", task_name=task.name
+    )
+    yearly = common_pb2.TriggerAutomationSpec(
+        type=common_pb2.TYPE_SCHEDULE, schedule=common_pb2.Schedule(cron_expression="0 0 1 1 *")
+    )
+    spec = trigger_definition_pb2.TriggerSpec(
+        active=False, task_version=task.version, inputs=task.to_inputs({"x": 1, "y": 2})
+    )
     with grpc.insecure_channel(flyte_devserver.endpoint) as channel:
         trigger_service_pb2_grpc.TriggerServiceStub(channel).DeployTrigger(
-            trigger_service_pb2.DeployTriggerRequest(name=name, spec=spec, automation_spec=yearly), timeout=10)
+            trigger_service_pb2.DeployTriggerRequest(name=name, spec=spec, automation_spec=yearly), timeout=10
+        )
     trigger = client.get_trigger("api-test-yearly", task_name=task.name)
     assert (call(trigger, "name"), call(trigger, "task_name")) == ("api-test-yearly", "sample_tasks.add")
     assert call(trigger, "id").name.name == "api-test-yearly" and call(trigger, "is_active") is False
@@ -518,24 +758,36 @@ async def test_orchestration_for_real(flyte_devserver: Any) -> None:
     async def done(value: Any) -> Any:  # the orchestration functions are coroutines
         return await value if inspect.isawaitable(value) else value
 
-    outcome = await done(call(flyte_remote_core, "launch_or_attach", client, "sample_tasks.add", {"x": 2, "y": 3},
-                              key="api-test/step", attempt=1))
+    outcome = await done(
+        call(
+            flyte_remote_core,
+            "launch_or_attach",
+            client,
+            "sample_tasks.add",
+            {"x": 2, "y": 3},
+            key="api-test/step",
+            attempt=1,
+        )
+    )
     assert isinstance(outcome, flyte_remote_core.LaunchOutcome) and outcome.launched and outcome.attempt == 1
-    again = await done(flyte_remote_core.launch_or_attach(client, "sample_tasks.add", {"x": 2, "y": 3},
-                                                          key="api-test/step", attempt=1))
+    again = await done(
+        flyte_remote_core.launch_or_attach(client, "sample_tasks.add", {"x": 2, "y": 3}, key="api-test/step", attempt=1)
+    )
     assert again.run.name == outcome.run.name and not again.launched  # idempotent: attached or reused
 
     result = await done(call(flyte_remote_core, "wait_for_result", client, outcome.run))
     assert isinstance(result, flyte_remote_core.RunResult)
     assert (result.phase, result.outputs, result.run_name) == ("SUCCEEDED", {"o0": 5}, outcome.run.name)
-    finished = await done(call(flyte_remote_core, "run_to_completion", client, "sample_tasks.add", {"x": 4, "y": 4},
-                               key="api-test/other"))
+    finished = await done(
+        call(flyte_remote_core, "run_to_completion", client, "sample_tasks.add", {"x": 4, "y": 4}, key="api-test/other")
+    )
     assert finished.outputs == {"o0": 8} and finished.json_outputs == {"o0": 8}
 
     by_hand = call(flyte_remote_core, "LaunchOutcome", outcome.run, "attached", 2)
     assert not by_hand.launched and (by_hand.run, by_hand.action, by_hand.attempt) == (outcome.run, "attached", 2)
-    record = call(flyte_remote_core, "RunResult", "r1", "http://x/r1", "SUCCEEDED", {"o0": 1}, {"o0": 1}, 0.5, 1,
-                  "launched")
+    record = call(
+        flyte_remote_core, "RunResult", "r1", "http://x/r1", "SUCCEEDED", {"o0": 1}, {"o0": 1}, 0.5, 1, "launched"
+    )
     assert (record.run_name, record.outputs, record.attempts) == ("r1", {"o0": 1}, 1)
 
     flyte_devserver.admin.hold(all_new_runs=True)
@@ -572,8 +824,18 @@ def test_uploads_and_the_default_client_for_real(flyte_devserver: Any, tmp_path:
         }}))
         client.close()
     """)
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "hello.txt"), str(tmp_path / "tree")],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "hello.txt"), str(tmp_path / "tree")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
-        "task": "sample_tasks.add", "run": True, "listed": True, "file": md5, "dir": True}
+        "task": "sample_tasks.add",
+        "run": True,
+        "listed": True,
+        "file": md5,
+        "dir": True,
+    }

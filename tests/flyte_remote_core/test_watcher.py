@@ -204,10 +204,7 @@ def _cli_open_streams(port: int) -> int:
     """``_open_streams`` for a devserver in another process, over its admin API."""
     import grpc
 
-    try:
-        from flyte_remote_core.devserver.admin._pb import admin_pb2, admin_pb2_grpc
-    except ImportError:  # the layout before the devserver moved into sub-packages
-        from flyte_remote_core.devserver._admin_pb import admin_pb2, admin_pb2_grpc  # type: ignore[no-redef]
+    from flyte_remote_core.devserver.admin._pb import admin_pb2, admin_pb2_grpc
 
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         status = admin_pb2_grpc.AdminServiceStub(channel).GetStatus(admin_pb2.GetStatusRequest(), timeout=10)
@@ -216,9 +213,21 @@ def _cli_open_streams(port: int) -> int:
 
 def _start_cli(port: int, data_dir) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flyte_remote_core.devserver", "--port", str(port), "--data-dir", str(data_dir),
-         "--tasks", "tests.devserver.sample_tasks"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "flyte_remote_core.devserver",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--tasks",
+            "tests.devserver.sample_tasks",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     for line in proc.stdout:  # type: ignore[union-attr]
         if "ready" in line:
             return proc

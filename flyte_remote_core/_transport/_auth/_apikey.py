@@ -19,7 +19,9 @@ class ApiKey:
     org: str = ""
 
     def __repr__(self) -> str:  # the secret never appears, not even in tracebacks
-        return f"ApiKey(endpoint={self.endpoint!r}, client_id={self.client_id!r}, client_secret='***', org={self.org!r})"
+        return (
+            f"ApiKey(endpoint={self.endpoint!r}, client_id={self.client_id!r}, client_secret='***', org={self.org!r})"
+        )
 
     __str__ = __repr__
 
@@ -49,14 +51,18 @@ def parse_api_key(key: str) -> ApiKey:
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigurationError("the API key does not decode to text (expected base64 of endpoint:client_id:client_secret:org)") from None
+        raise ConfigurationError(
+            "the API key does not decode to text (expected base64 of endpoint:client_id:client_secret:org)"
+        ) from None
     parts = decoded.rsplit(":", 3)
     if len(parts) != 4:
         raise ConfigurationError(
             f"the API key has {len(parts)} ':'-separated fields, expected 4 (endpoint:client_id:client_secret:org)"
         )
     endpoint, client_id, client_secret, org = (p.strip() for p in parts)
-    missing = [n for n, v in (("endpoint", endpoint), ("client_id", client_id), ("client_secret", client_secret)) if not v]
+    missing = [
+        n for n, v in (("endpoint", endpoint), ("client_id", client_id), ("client_secret", client_secret)) if not v
+    ]
     if missing:
         raise ConfigurationError(f"the API key has an empty {', '.join(missing)}")
     return ApiKey(endpoint=endpoint, client_id=client_id, client_secret=client_secret, org=org)

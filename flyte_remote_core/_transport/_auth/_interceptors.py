@@ -18,7 +18,9 @@ class _BearerInterceptor:
         self._header = header.lower() if header else None  # gRPC metadata keys are lower-case
         self._retry = retry_unauthenticated
 
-    async def _details(self, details: grpc.aio.ClientCallDetails, *, refresh: bool = False) -> grpc.aio.ClientCallDetails:
+    async def _details(
+        self, details: grpc.aio.ClientCallDetails, *, refresh: bool = False
+    ) -> grpc.aio.ClientCallDetails:
         token = await self._source.token(refresh=refresh)
         # The header name may only be known after discovery, which token() triggers.
         header = self._header or getattr(self._source, "header_name", None) or "authorization"
@@ -91,7 +93,8 @@ def auth_interceptors(
 
     ``header=None`` uses the name the source discovered (``authorization_metadata_key``),
     else ``authorization``. Unary calls answered UNAUTHENTICATED, and server streams
-    refused before their first message, are retried once with a freshly fetched token. For a proxy token pass ``header="proxy-authorization"``
+    refused before their first message, are retried once with a freshly fetched token. For a proxy
+    token pass ``header="proxy-authorization"``
     and ``retry_unauthenticated=False``.
     """
     return [

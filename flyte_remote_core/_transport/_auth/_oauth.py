@@ -61,8 +61,9 @@ async def discover_oauth_metadata(rpc: Rpc) -> OAuthMetadata:
     """
     entity = "OAuth2 metadata discovery (AuthMetadataService)"
     meta = await rpc.call("auth", "GetOAuth2Metadata", auth_service_pb2.GetOAuth2MetadataRequest(), entity=entity)
-    public = await rpc.call("auth", "GetPublicClientConfig", auth_service_pb2.GetPublicClientConfigRequest(),
-                            entity=entity)
+    public = await rpc.call(
+        "auth", "GetPublicClientConfig", auth_service_pb2.GetPublicClientConfigRequest(), entity=entity
+    )
     if not meta.token_endpoint:
         raise AuthenticationError("the endpoint's OAuth2 metadata has no token_endpoint; auth is not configured there")
     return OAuthMetadata(
@@ -105,7 +106,9 @@ class _OAuthSource(CachedTokenSource):
     ) -> None:
         super().__init__()
         if channel_factory is None and metadata is None:
-            raise ConfigurationError("an OAuth2 token source needs a channel to discover the token endpoint, or its metadata")
+            raise ConfigurationError(
+                "an OAuth2 token source needs a channel to discover the token endpoint, or its metadata"
+            )
         self._channel_factory = channel_factory
         self._metadata = metadata
         self._scopes = tuple(scopes) if scopes is not None else None
@@ -205,8 +208,15 @@ class ClientCredentialsToken(_OAuthSource):
         if not client_id or not client_secret:
             raise ConfigurationError("client credentials need both client_id and client_secret")
         super().__init__(
-            channel_factory=channel_factory, metadata=metadata, scopes=scopes, audience=audience,
-            http_session=http_session, verify=verify, proxy=proxy, timeout=timeout, secrets=(client_secret,),
+            channel_factory=channel_factory,
+            metadata=metadata,
+            scopes=scopes,
+            audience=audience,
+            http_session=http_session,
+            verify=verify,
+            proxy=proxy,
+            timeout=timeout,
+            secrets=(client_secret,),
         )
         self.client_id = client_id
         self.__secret = client_secret
@@ -215,7 +225,9 @@ class ClientCredentialsToken(_OAuthSource):
         meta = await self.metadata()
         form = {"grant_type": "client_credentials", **self._scope_and_audience(meta)}
         try:
-            body = await self._post(meta.token_endpoint, form, authorization=basic_auth_header(self.client_id, self.__secret))
+            body = await self._post(
+                meta.token_endpoint, form, authorization=basic_auth_header(self.client_id, self.__secret)
+            )
         except _TokenEndpointError as e:
             raise AuthenticationError(
                 f"client {self.client_id!r} could not get a token from {meta.token_endpoint} ({e})", code=_UNAUTH
@@ -256,8 +268,15 @@ class DeviceFlowToken(_OAuthSource):
         slow_down_increment: float = 5.0,
     ) -> None:
         super().__init__(
-            channel_factory=channel_factory, metadata=metadata, scopes=scopes, audience=audience,
-            http_session=http_session, verify=verify, proxy=proxy, timeout=timeout, secrets=(),
+            channel_factory=channel_factory,
+            metadata=metadata,
+            scopes=scopes,
+            audience=audience,
+            http_session=http_session,
+            verify=verify,
+            proxy=proxy,
+            timeout=timeout,
+            secrets=(),
         )
         self._client_id = client_id
         self._prompt = prompt or _default_prompt
@@ -289,7 +308,9 @@ class DeviceFlowToken(_OAuthSource):
 
     async def _device_flow(self, meta: OAuthMetadata, client_id: str) -> dict[str, Any]:
         if not meta.device_authorization_endpoint:
-            raise AuthenticationError("the endpoint advertises no device_authorization_endpoint; the device flow is not available")
+            raise AuthenticationError(
+                "the endpoint advertises no device_authorization_endpoint; the device flow is not available"
+            )
         form = {"client_id": client_id, **self._scope_and_audience(meta)}
         try:
             auth = await self._post_device(meta.device_authorization_endpoint, form)
@@ -317,7 +338,9 @@ class DeviceFlowToken(_OAuthSource):
                     interval += self._slow_down_increment
                     continue
                 if e.error == "expired_token":
-                    raise AuthenticationError("the device code expired before the sign-in was confirmed", code=_UNAUTH) from None
+                    raise AuthenticationError(
+                        "the device code expired before the sign-in was confirmed", code=_UNAUTH
+                    ) from None
                 if e.error == "access_denied":
                     raise AuthenticationError("the sign-in was denied", code=_UNAUTH) from None
                 raise AuthenticationError(f"device flow token request failed ({e})", code=_UNAUTH) from None

@@ -85,7 +85,9 @@ class CachedTokenSource:
                 return self._token
             token, lifetime = await self._fetch()
             if not token:
-                raise AuthenticationError("the credential source returned an empty token", code=grpc.StatusCode.UNAUTHENTICATED)
+                raise AuthenticationError(
+                    "the credential source returned an empty token", code=grpc.StatusCode.UNAUTHENTICATED
+                )
             self.fetch_count += 1
             self._generation += 1
             self._token = token

@@ -259,7 +259,9 @@ def test_offloaded_literal_roundtrip_through_a_real_file(tmp_path_factory, v):
     path = tmp_path_factory.mktemp("off") / "literal.pb"
     path.write_bytes(to_literal(v, lt).SerializeToString())
     off = literals_pb2.Literal(
-        offloaded_metadata=literals_pb2.LiteralOffloadedMetadata(uri=path.as_uri(), size_bytes=path.stat().st_size, inferred_type=lt)
+        offloaded_metadata=literals_pb2.LiteralOffloadedMetadata(
+            uri=path.as_uri(), size_bytes=path.stat().st_size, inferred_type=lt
+        )
     )
     assert from_literal(off, lt, python_type=hint) == v
     assert from_literal(off) == v  # the inferred type is enough
@@ -275,7 +277,10 @@ def test_primitive_wire_shapes():
     ts = to_literal(naive, literal_type_for(datetime.datetime)).scalar.primitive.datetime
     assert ts.ToJsonString() == "2024-05-06T07:08:09.123456Z"
     aware = datetime.datetime(2024, 5, 6, 9, 8, 9, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
-    assert to_literal(aware, literal_type_for(datetime.datetime)).scalar.primitive.datetime.ToJsonString() == "2024-05-06T07:08:09Z"
+    assert (
+        to_literal(aware, literal_type_for(datetime.datetime)).scalar.primitive.datetime.ToJsonString()
+        == "2024-05-06T07:08:09Z"
+    )
     d = to_literal(datetime.timedelta(minutes=90), literal_type_for(datetime.timedelta)).scalar.primitive.duration
     assert d.seconds == 5400
 
@@ -439,7 +444,9 @@ def test_offloaded_literal_with_a_missing_file_raises_storage_error(tmp_path):
     ],
 )
 def test_string_coercion(text, hint, expected):
-    out = from_literal(to_literal(text, literal_type_for(hint), python_type=hint), literal_type_for(hint), python_type=hint)
+    out = from_literal(
+        to_literal(text, literal_type_for(hint), python_type=hint), literal_type_for(hint), python_type=hint
+    )
     assert out == expected and type(out) is type(expected)
 
 
@@ -581,7 +588,12 @@ def test_all_input_problems_are_reported_together():
         inputs_to_literals({"a": True, "zz": 1, "c": "fast"}, IFACE, DEFAULTS, task="my.task")
     e = exc.value
     assert isinstance(e, InvalidInputError)
-    assert [(x.input_name, x.task) for x in e.errors] == [("zz", "my.task"), ("a", "my.task"), ("b", "my.task"), ("c", "my.task")]
+    assert [(x.input_name, x.task) for x in e.errors] == [
+        ("zz", "my.task"),
+        ("a", "my.task"),
+        ("b", "my.task"),
+        ("c", "my.task"),
+    ]
     text = str(e)
     assert "4 inputs of task 'my.task' are invalid" in text
     assert "'zz': expected one of the task's inputs (a, b, c, d), got an unknown input name" in text
@@ -594,7 +606,9 @@ def test_a_single_problem_raises_a_plain_invalid_input_error():
     with pytest.raises(InvalidInputError) as exc:
         inputs_to_literals({"b": []}, IFACE, DEFAULTS, task="t")
     assert type(exc.value) is InvalidInputError
-    assert str(exc.value) == "input 'a' of task 't': expected int, got nothing (the input is required and has no default)"
+    assert (
+        str(exc.value) == "input 'a' of task 't': expected int, got nothing (the input is required and has no default)"
+    )
 
 
 def test_parameter_without_default_and_no_defaults_at_all_mean_required():
@@ -656,7 +670,9 @@ def test_offloaded_output_is_read_from_storage(tmp_path):
     path = tmp_path / "o0.pb"
     lt = literal_type_for(Item)
     _storage.write_uri(str(path), to_literal(Item("big", 9), lt).SerializeToString())
-    off = literals_pb2.Literal(offloaded_metadata=literals_pb2.LiteralOffloadedMetadata(uri=path.as_uri(), inferred_type=lt))
+    off = literals_pb2.Literal(
+        offloaded_metadata=literals_pb2.LiteralOffloadedMetadata(uri=path.as_uri(), inferred_type=lt)
+    )
     named = [common_pb2.NamedLiteral(name="o1", value=off)]
     assert literals_to_python(named, OUT_IFACE, python_types={"o1": Item}) == {"o1": Item("big", 9)}
 
@@ -677,7 +693,9 @@ def test_to_json_safe():
         "mixed": {1, "a"},
         "raw": b"\x00\xff",
         "item": Item("a", 1),
-        "customer": Customer(name="c", joined=datetime.datetime(2024, 1, 1, tzinfo=UTC), patience=datetime.timedelta(0)),
+        "customer": Customer(
+            name="c", joined=datetime.datetime(2024, 1, 1, tzinfo=UTC), patience=datetime.timedelta(0)
+        ),
         "color": Color.RED,
         7: None,
     }

@@ -138,7 +138,9 @@ def test_pydantic_struct_uses_model_json_schema():
     lt = literal_type_for(Config)
     assert lt.simple == S.STRUCT
     assert lt.structure.tag == TAG_PYDANTIC == "Pydantic Transformer"
-    assert metadata(lt) == json_format.MessageToDict(json_format.ParseDict(Config.model_json_schema(), lt.metadata.__class__()))
+    assert metadata(lt) == json_format.MessageToDict(
+        json_format.ParseDict(Config.model_json_schema(), lt.metadata.__class__())
+    )
     assert annotations(lt) == MSGPACK_ANNOTATION
 
 
@@ -150,7 +152,25 @@ def test_optional_is_a_tagged_union(hint):
 
 
 def test_union_variant_tags_are_the_sdk_transformer_names():
-    lt = literal_type_for(Union[str, float, bool, list[int], dict[str, int], dict, Point, Config, FileRef, DirRef, DataFrameRef, datetime.datetime, datetime.timedelta, Color, None])
+    lt = literal_type_for(
+        Union[
+            str,
+            float,
+            bool,
+            list[int],
+            dict[str, int],
+            dict,
+            Point,
+            Config,
+            FileRef,
+            DirRef,
+            DataFrameRef,
+            datetime.datetime,
+            datetime.timedelta,
+            Color,
+            None,
+        ]
+    )
     tags = [v.structure.tag for v in lt.union_type.variants]
     assert tags == [
         "str", "float", "bool", "Typed List", "Typed Dict", "Typed Dict", TAG_DATACLASS, TAG_PYDANTIC,
@@ -185,7 +205,8 @@ def test_annotated_is_stripped():
 
 
 @pytest.mark.parametrize(
-    "hint", [list, typing.List, bytes, object, set[int], tuple[int, str], typing.Any, IntEnum, typing.Literal[1, 2], complex]
+    "hint",
+    [list, typing.List, bytes, object, set[int], tuple[int, str], typing.Any, IntEnum, typing.Literal[1, 2], complex],
 )
 def test_unsupported_types_raise_type_error(hint):
     with pytest.raises(TypeError):
@@ -225,13 +246,30 @@ def test_describe(hint, text):
 
 def test_describe_formats_and_unknown():
     assert describe(types_pb2.LiteralType(blob=types_pb2.BlobType(format="csv"))) == "file (csv)"
-    assert describe(types_pb2.LiteralType(structured_dataset_type=types_pb2.StructuredDatasetType(format="parquet"))) == "dataframe (parquet)"
+    assert (
+        describe(types_pb2.LiteralType(structured_dataset_type=types_pb2.StructuredDatasetType(format="parquet")))
+        == "dataframe (parquet)"
+    )
     assert describe(types_pb2.LiteralType()) == "unknown type"
 
 
 @pytest.mark.parametrize(
     "hint",
-    [int, float, str, bool, datetime.datetime, datetime.timedelta, list[int], dict[str, list[float]], FileRef, DirRef, DataFrameRef, Optional[int], Union[int, str]],
+    [
+        int,
+        float,
+        str,
+        bool,
+        datetime.datetime,
+        datetime.timedelta,
+        list[int],
+        dict[str, list[float]],
+        FileRef,
+        DirRef,
+        DataFrameRef,
+        Optional[int],
+        Union[int, str],
+    ],
 )
 def test_python_type_for_inverts_literal_type_for(hint):
     assert python_type_for(literal_type_for(hint)) == hint

@@ -70,7 +70,9 @@ def scripted():
             def do_PUT(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
-                state.seen.append(Seen(time.monotonic(), self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                state.seen.append(
+                    Seen(time.monotonic(), self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
                 answer = state.script.pop(0) if state.script else (200, {}, b"")
                 status, headers, payload = answer() if callable(answer) else answer
                 self.send_response(status)
@@ -108,8 +110,9 @@ def _put(url: str, path: Path, md5: bytes, headers: dict[str, str] | None = None
 
 def test_503_with_retry_after_is_retried_and_honoured(scripted, payload) -> None:
     path, md5 = payload
-    server = scripted((503, {"Retry-After": "1"}, b"slow down"), (503, {"Retry-After": "1"}, b"slow down"),
-                      (200, {}, b""))
+    server = scripted(
+        (503, {"Retry-After": "1"}, b"slow down"), (503, {"Retry-After": "1"}, b"slow down"), (200, {}, b"")
+    )
     t0 = time.monotonic()
     _put(server.url(), path, md5, {"x-amz-meta-origin": "test"})
     elapsed = time.monotonic() - t0

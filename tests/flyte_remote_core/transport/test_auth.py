@@ -33,7 +33,13 @@ def b64(text: str) -> str:
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["dns:///flyte.example.com:443", "flyte.example.com:8090", "https://flyte.example.com:443", "flyte.example.com", "[::1]:8090"],
+    [
+        "dns:///flyte.example.com:443",
+        "flyte.example.com:8090",
+        "https://flyte.example.com:443",
+        "flyte.example.com",
+        "[::1]:8090",
+    ],
 )
 def test_api_key_endpoint_with_colons(endpoint: str) -> None:
     key = parse_api_key(b64(f"{endpoint}:my-client:{SECRET}:my-org"))

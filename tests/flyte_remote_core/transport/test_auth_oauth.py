@@ -20,7 +20,8 @@ from flyte_remote_core._transport._auth import (
     discover_oauth_metadata,
 )
 from flyte_remote_core._errors import AuthenticationError
-from flyte_remote_core.devserver._auth import AuthManager, InvalidClientError
+from flyte_remote_core.devserver.auth.grants import InvalidClientError
+from flyte_remote_core.devserver.auth.manager import AuthManager
 
 
 @pytest.fixture
@@ -83,14 +84,18 @@ async def test_token_endpoint_http_errors(server: AuthServer) -> None:
     async with httpx.AsyncClient() as http:
         ok = await http.post(url, data={"grant_type": "client_credentials"}, auth=(cid, secret))
         assert ok.status_code == 200 and ok.json()["token_type"] == "Bearer"
-        post_auth = await http.post(url, data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret})
+        post_auth = await http.post(
+            url, data={"grant_type": "client_credentials", "client_id": cid, "client_secret": secret}
+        )
         assert post_auth.status_code == 200
         bad = await http.post(url, data={"grant_type": "client_credentials"}, auth=(cid, "wrong"))
         assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
         assert "www-authenticate" in bad.headers
         unsupported = await http.post(url, data={"grant_type": "password"}, auth=(cid, secret))
         assert unsupported.status_code == 400 and unsupported.json()["error"] == "unsupported_grant_type"
-        garbage = await http.post(url, data={"grant_type": "client_credentials"}, headers={"Authorization": "Basic %%%"})
+        garbage = await http.post(
+            url, data={"grant_type": "client_credentials"}, headers={"Authorization": "Basic %%%"}
+        )
         assert garbage.status_code == 401
         get = await http.get(url)
         assert get.status_code == 405
@@ -141,7 +146,9 @@ async def test_refresh_on_expiry(server: AuthServer) -> None:
 
 
 async def test_retry_only_once_then_unauthenticated(server: AuthServer) -> None:
-    channel = grpc.aio.insecure_channel(server.endpoint, interceptors=auth_interceptors(StaticToken("not-a-valid-token")))
+    channel = grpc.aio.insecure_channel(
+        server.endpoint, interceptors=auth_interceptors(StaticToken("not-a-valid-token"))
+    )
     before = sum(1 for h in server.router.seen_headers if "authorization" in h)
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await user_info(channel)
@@ -152,7 +159,9 @@ async def test_retry_only_once_then_unauthenticated(server: AuthServer) -> None:
 
 async def test_wrong_secret_error_is_clean(server: AuthServer) -> None:
     cid, _ = server.manager.create_client()
-    source = ClientCredentialsToken(client_id=cid, client_secret="WRONG-secret-123", channel_factory=plain_factory(server))
+    source = ClientCredentialsToken(
+        client_id=cid, client_secret="WRONG-secret-123", channel_factory=plain_factory(server)
+    )
     with pytest.raises(AuthenticationError) as info:
         await source.token()
     assert "invalid_client" in str(info.value) and "WRONG-secret-123" not in str(info.value)
@@ -207,7 +216,7 @@ async def test_device_flow_slow_down_and_denied(server: AuthServer) -> None:
     async def make_server_stricter_then_approve() -> None:
         while not prompts:
             await asyncio.sleep(0.005)
-        for request in server.manager._devices.values():
+        for request in server.manager.device_flow.requests.values():
             request.interval = 0.3  # the client polls every 0.05 s: too fast
         await asyncio.sleep(0.5)
         await _approve_when_prompted(server, prompts)
@@ -234,7 +243,7 @@ async def test_device_flow_expires(server: AuthServer) -> None:
 
 def test_basic_auth_encodes_special_characters() -> None:
     from flyte_remote_core._transport._auth import basic_auth_header
-    from flyte_remote_core.devserver._auth import _client_auth
+    from flyte_remote_core.devserver.auth.oauth import client_auth as _client_auth
 
     header = basic_auth_header("id:with", "p@ss word+/=")
     assert base64.b64decode(header[6:]).decode().count(":") == 1

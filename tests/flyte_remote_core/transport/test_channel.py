@@ -79,7 +79,8 @@ def test_defaults_and_option_merge() -> None:
     assert options["grpc.keepalive_time_ms"] == 20_000 and options["grpc.keepalive_timeout_ms"] == 10_000
     assert options["grpc.keepalive_permit_without_calls"] == 1 and options["grpc.http2.max_pings_without_data"] == 0
     cfg = channel_config(
-        "http://h:1", grpc_options=[("grpc.keepalive_time_ms", 5000), ("grpc.max_receive_message_length", 1)],
+        "http://h:1",
+        grpc_options=[("grpc.keepalive_time_ms", 5000), ("grpc.max_receive_message_length", 1)],
         keepalive_timeout_ms=3000,
     )
     options = dict(cfg.grpc_options)
@@ -134,7 +135,8 @@ async def test_api_key(server: AuthServer) -> None:
 async def test_command_token_and_proxy_command(server: AuthServer) -> None:
     token, _ = server.manager.issue_token(*server.manager.create_client())
     channel = await create_channel(
-        server.endpoint, insecure=True,
+        server.endpoint,
+        insecure=True,
         token_command=[sys.executable, "-c", f"print({token!r})"],
         proxy_command=[sys.executable, "-c", "print('proxy-tok')"],
     )
@@ -153,7 +155,9 @@ async def test_no_auth_gets_unauthenticated(server: AuthServer) -> None:
 
 async def test_device_flow_through_create_channel(server: AuthServer) -> None:
     prompts: list[str] = []
-    channel = await create_channel(server.endpoint, insecure=True, auth_type="device_flow", device_prompt=prompts.append)
+    channel = await create_channel(
+        server.endpoint, insecure=True, auth_type="device_flow", device_prompt=prompts.append
+    )
 
     async def approve() -> None:
         while not prompts:

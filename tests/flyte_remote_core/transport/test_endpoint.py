@@ -24,7 +24,13 @@ from flyte_remote_core._errors import ConfigurationError
         ("[::1]", "[::1]:443", "::1", 443, None),
         ("http://[::1]:8090", "[::1]:8090", "::1", 8090, False),
         ("dns:///[2001:db8::1]:9000", "[2001:db8::1]:9000", "2001:db8::1", 9000, None),
-        ("my_internal-host.svc.cluster.local:81", "my_internal-host.svc.cluster.local:81", "my_internal-host.svc.cluster.local", 81, None),
+        (
+            "my_internal-host.svc.cluster.local:81",
+            "my_internal-host.svc.cluster.local:81",
+            "my_internal-host.svc.cluster.local",
+            81,
+            None,
+        ),
     ],
 )
 def test_parse_endpoint_forms(text: str, target: str, host: str, port: int, tls: bool | None) -> None:
@@ -40,9 +46,27 @@ def test_scheme_less_default_port_follows_insecure() -> None:
 @pytest.mark.parametrize(
     "junk",
     [
-        "", "   ", "http://", "https:///", "ftp://host", "host:abc", "host:0", "host:70000", "host:",
-        "::1", "[::1", "[zz]:80", "[::1]x", "https://h/path", "https://h?q=1", "a b", "dns:///", "dns://x",
-        "host/extra", "-bad.example", "grpc://host:1",
+        "",
+        "   ",
+        "http://",
+        "https:///",
+        "ftp://host",
+        "host:abc",
+        "host:0",
+        "host:70000",
+        "host:",
+        "::1",
+        "[::1",
+        "[zz]:80",
+        "[::1]x",
+        "https://h/path",
+        "https://h?q=1",
+        "a b",
+        "dns:///",
+        "dns://x",
+        "host/extra",
+        "-bad.example",
+        "grpc://host:1",
     ],
 )
 def test_parse_endpoint_rejects_junk_naming_it(junk: str) -> None:
@@ -65,13 +89,25 @@ def test_parse_endpoint_rejects_non_strings() -> None:
 @pytest.mark.parametrize(
     ("endpoint", "insecure", "expected"),
     [
-        ("dns:///flyte.example.com:443", False, "https://flyte.example.com/v2/domain/development/project/flytesnacks/runs/r1"),
+        (
+            "dns:///flyte.example.com:443",
+            False,
+            "https://flyte.example.com/v2/domain/development/project/flytesnacks/runs/r1",
+        ),
         ("flyte.example.com", False, "https://flyte.example.com/v2/domain/development/project/flytesnacks/runs/r1"),
-        ("flyte.example.com:8443", False, "https://flyte.example.com:8443/v2/domain/development/project/flytesnacks/runs/r1"),
+        (
+            "flyte.example.com:8443",
+            False,
+            "https://flyte.example.com:8443/v2/domain/development/project/flytesnacks/runs/r1",
+        ),
         ("127.0.0.1:8090", True, "http://127.0.0.1:8090/v2/domain/development/project/flytesnacks/runs/r1"),
         ("localhost", True, "http://localhost/v2/domain/development/project/flytesnacks/runs/r1"),
         ("http://localhost:80", False, "http://localhost/v2/domain/development/project/flytesnacks/runs/r1"),
-        ("https://flyte.example.com", True, "https://flyte.example.com/v2/domain/development/project/flytesnacks/runs/r1"),
+        (
+            "https://flyte.example.com",
+            True,
+            "https://flyte.example.com/v2/domain/development/project/flytesnacks/runs/r1",
+        ),
         ("[::1]:30080", True, "http://[::1]:30080/v2/domain/development/project/flytesnacks/runs/r1"),
     ],
 )

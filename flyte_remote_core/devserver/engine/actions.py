@@ -1,0 +1,188 @@
+"""Runs and actions in the store: reading, inserting and saving.
+
+Every change is committed to the SQLite :class:`~.store.Store` and then published on
+the :class:`~.events.Hub` so that watch streams re-read it. What a dead process left
+live is resumed by :mod:`.recovery`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flyteidl2.task import common_pb2, task_definition_pb2
+from flyteidl2.task import run_pb2 as task_run_pb2
+from flyteidl2.workflow import run_definition_pb2 as rd
+
+from .events import RUNS_TOPIC, Hub, action_topic, run_topic
+from .listing import select_where
+from .model import (
+    QUEUED,
+    ROOT_ACTION,
+    Key,
+    key_of,
+    run_from_details,
+    uri_to_path,
+)
+from .store import Row, Store
+
+# Run rows for listing:
+# (project, domain, name, phase, created_at, updated_at, task_name, task_version, trigger_name, org)
+_RUN_SELECT = (
+    "SELECT project, domain, name, phase, created_at, updated_at, task_name, task_version, trigger_name, org FROM runs"
+)
+
+
+def read_inputs(uri: str) -> common_pb2.Inputs:
+    path = uri_to_path(uri) if uri else None
+    if path is None or not path.exists():
+        return common_pb2.Inputs()
+    return common_pb2.Inputs.FromString(path.read_bytes())
+
+
+def read_outputs(uri: str) -> common_pb2.Outputs:
+    path = uri_to_path(uri) if uri else None
+    if path is None or not path.exists():
+        return common_pb2.Outputs()
+    return common_pb2.Outputs.FromString(path.read_bytes())
+
+
+@dataclass(eq=False)
+class ActionStore:
+    store: Store
+    hub: Hub  # every saved change is published here
+
+    # ------------------------------------------------------------------ reading
+    def _action_row(self, key: Key) -> Row | None:
+        return self.store.one(
+            "SELECT details, inputs_uri, outputs_uri FROM actions WHERE project=? AND domain=? AND run=? AND name=?",
+            key,
+        )
+
+    def get_action(self, key: Key) -> rd.ActionDetails | None:
+        row = self._action_row(key)
+        return rd.ActionDetails.FromString(row[0]) if row else None
+
+    def action_uris(self, key: Key) -> tuple[str, str] | None:
+        row = self._action_row(key)
+        return (row[1] or "", row[2] or "") if row else None
+
+    def action_data(self, key: Key) -> tuple[common_pb2.Inputs, common_pb2.Outputs, str, str] | None:
+        """The action's inputs and outputs, and the URIs they were read from."""
+        uris = self.action_uris(key)
+        if uris is None:
+            return None
+        return read_inputs(uris[0]), read_outputs(uris[1]), uris[0], uris[1]
+
+    def get_run_spec(self, project: str, domain: str, run: str) -> task_run_pb2.RunSpec | None:
+        row = self.store.one(
+            "SELECT run_spec FROM runs WHERE project=? AND domain=? AND name=?", (project, domain, run)
+        )
+        return task_run_pb2.RunSpec.FromString(row[0] or b"") if row else None
+
+    def get_run_details(self, project: str, domain: str, run: str) -> rd.RunDetails | None:
+        spec = self.get_run_spec(project, domain, run)
+        if spec is None:
+            return None
+        det = self.get_action((project, domain, run, ROOT_ACTION))
+        return rd.RunDetails(run_spec=spec, action=det)
+
+    def get_run(self, project: str, domain: str, run: str) -> rd.Run | None:
+        det = self.get_action((project, domain, run, ROOT_ACTION))
+        return run_from_details(det) if det is not None else None
+
+    def list_actions(self, project: str, domain: str, run: str) -> list[rd.ActionDetails]:
+        rows = self.store.all(
+            "SELECT details FROM actions WHERE project=? AND domain=? AND run=? ORDER BY created_at, name",
+            (project, domain, run),
+        )
+        return [rd.ActionDetails.FromString(r[0]) for r in rows]
+
+    def run_rows(self, conditions: Iterable[tuple[str, Any]], *, skip_empty: bool = False) -> list[Row]:
+        """Run rows (see ``_RUN_SELECT``) matching ``column=value`` (empty values match all with skip_empty)."""
+        return self.store.all(*select_where(_RUN_SELECT, conditions, skip_empty=skip_empty))
+
+    def recent_runs(self, conditions: Iterable[tuple[str, Any]], limit: int) -> list[tuple[str, str, str]]:
+        """``(project, domain, name)`` of the newest runs matching the non-empty ``column=value`` pairs."""
+        sql, args = select_where("SELECT project, domain, name FROM runs", conditions, skip_empty=True)
+        return [tuple(r) for r in self.store.all(sql + f" ORDER BY created_at DESC LIMIT {int(limit)}", args)]
+
+    def count_runs(self) -> int:
+        row = self.store.one("SELECT COUNT(*) FROM runs")
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ writing
+    def insert_run(
+        self,
+        det: rd.ActionDetails,
+        *,
+        task_id: task_definition_pb2.TaskIdentifier,
+        trigger_name: str,
+        run_spec: task_run_pb2.RunSpec,
+        inputs_uri: str,
+        now: float,
+    ) -> bool:
+        """Insert a new run and its root action ``det`` (QUEUED); False when the name is taken."""
+        project, domain, name, _ = key_of(det)
+        try:
+            with self.store.transaction() as db:
+                db.execute(
+                    "INSERT INTO runs (project, domain, name, org, created_at, updated_at, phase, task_name,"
+                    " task_version, trigger_name, run_spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (project, domain, name, det.id.run.org, now, now, QUEUED, task_id.name, task_id.version,
+                     trigger_name, run_spec.SerializeToString()),
+                )  # fmt: skip
+                db.execute(
+                    "INSERT INTO actions (project, domain, run, name, created_at, updated_at, phase, inputs_uri,"
+                    " outputs_uri, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (project, domain, name, ROOT_ACTION, now, now, QUEUED, inputs_uri, "", det.SerializeToString()),
+                )
+        except sqlite3.IntegrityError:  # lost a race with the same name
+            return False
+        return True
+
+    def insert_action(self, det: rd.ActionDetails, *, inputs_uri: str, outputs_uri: str = "", now: float) -> bool:
+        """Insert a nested action of an existing run; False when that action already exists."""
+        project, domain, run, name = key_of(det)
+        try:
+            self.store.execute(
+                "INSERT INTO actions (project, domain, run, name, created_at, updated_at, phase, inputs_uri,"
+                " outputs_uri, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (project, domain, run, name, now, now, det.status.phase, inputs_uri, outputs_uri,
+                 det.SerializeToString()),
+            )  # fmt: skip
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def save(self, det: rd.ActionDetails, *, outputs_uri: str | None = None) -> None:
+        key = key_of(det)
+        now = time.time()
+        phase = det.status.phase
+        blob = det.SerializeToString()
+        if outputs_uri is None:
+            self.store.execute(
+                "UPDATE actions SET details=?, phase=?, updated_at=? WHERE project=? AND domain=? AND run=? AND name=?",
+                (blob, phase, now, *key),
+            )
+        else:
+            self.store.execute(
+                "UPDATE actions SET details=?, phase=?, updated_at=?, outputs_uri=?"
+                " WHERE project=? AND domain=? AND run=? AND name=?",
+                (blob, phase, now, outputs_uri, *key),
+            )
+        if det.id.name == ROOT_ACTION:
+            self.store.execute(
+                "UPDATE runs SET phase=?, updated_at=? WHERE project=? AND domain=? AND name=?",
+                (phase, now, key[0], key[1], key[2]),
+            )
+        self.publish(key)
+
+    def publish(self, key: Key, *, runs: bool = True) -> None:
+        self.hub.publish(action_topic(key))
+        self.hub.publish(run_topic(*key[:3]))
+        if runs:
+            self.hub.publish(RUNS_TOPIC, key[:3])

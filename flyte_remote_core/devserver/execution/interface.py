@@ -1,0 +1,91 @@
+"""What the engine and an execution path agree on: a job, its updates, and who runs it.
+
+The engine turns one attempt of an action into a :class:`Job`, hands it to a
+:class:`Runner` with a callback, and hears back :class:`JobUpdate` objects on the
+server's event loop: phases in order, then exactly one terminal update. The task reads
+its inputs from ``Job.inputs_path``, writes its outputs to ``Job.outputs_path`` and its
+log to ``Job.log_path``; the engine reads both from there. Nothing else crosses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["PHASES", "TERMINAL_PHASES", "ContainerSpec", "Job", "JobUpdate", "Runner"]
+
+# Job phases in the order a job goes through them; the last four are terminal.
+PHASES = ("INITIALIZING", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+TERMINAL_PHASES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+@dataclass
+class ContainerSpec:
+    """A deployed task's container (``a0 --inputs {{.input}} ...``) and who runs it.
+
+    The runner fills the ``{{.x}}`` placeholders of ``args`` from the job's paths and
+    these identifiers; the output prefix is the folder of ``Job.outputs_path``.
+    """
+
+    args: list[str]
+    env: dict[str, str]
+    project: str
+    domain: str
+    org: str
+    run_name: str
+    action_name: str
+    run_base: Path  # the run's folder: every action's output prefix lives under it
+    run_start_time: str = ""  # RFC 3339
+    parent_job_id: str | None = None  # the job of the parent action, for nested actions
+
+
+@dataclass
+class Job:
+    """One attempt of a task: the function to call (or the container to run) and where its data and log live."""
+
+    job_id: str
+    module: str
+    function: str
+    inputs_path: Path
+    outputs_path: Path
+    log_path: Path
+    timeout_s: float | None = None
+    attempt: int = 0
+    container: ContainerSpec | None = None  # set: run the deployed spec (execution.sdk), not a function
+
+    def __post_init__(self) -> None:
+        # Callers often hold str paths (file URIs stripped of their scheme): accept both.
+        self.inputs_path = Path(self.inputs_path)
+        self.outputs_path = Path(self.outputs_path)
+        self.log_path = Path(self.log_path)
+
+
+@dataclass
+class JobUpdate:
+    job_id: str
+    phase: str  # one of PHASES
+    error_kind: str | None = None  # "USER" | "SYSTEM"
+    error_code: str | None = None
+    error_message: str | None = None
+    retryable: bool = True  # False: the task said its error is not recoverable (no retry)
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL_PHASES
+
+
+class Runner(Protocol):
+    """An execution path (the worker pool, the SDK runner, or both). Every method runs on the event loop."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        """Stop running jobs (each ends ABORTED); never hangs."""
+
+    def submit(self, job: Job, on_update: Callable[[JobUpdate], None]) -> None:
+        """Queue a job; its updates arrive later through ``on_update``, never from inside submit."""
+
+    async def abort(self, job_id: str, reason: str = "aborted") -> bool:
+        """Stop a job; returns once its code no longer runs. False if unknown or finished."""

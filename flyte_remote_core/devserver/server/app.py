@@ -1,0 +1,162 @@
+"""The devserver's ASGI entry point: one router in front of the connectrpc apps.
+
+* ``/<package.Service>/<Method>``: the connectrpc app of that service (gRPC over
+  HTTP/2 and Connect over HTTP/1.1 or HTTP/2, one implementation).
+* Unknown services or methods answer UNIMPLEMENTED in the caller's protocol (a gRPC
+  client gets ``grpc-status: 12``, never a bare HTTP 404 or a hang).
+* ``GET /healthz``: ``ok``.
+* ``/_storage/...``: signed upload/download URLs (see :mod:`..services.uploads`).
+* ``/oauth2/...``: the OAuth2 token endpoint when auth is on.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from ..services.uploads import PREFIX as STORAGE_PREFIX
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+def known_paths(app: Any) -> set[str] | None:
+    """Method paths served by a connectrpc ASGI app (None if they cannot be listed)."""
+    try:
+        return set(app._endpoints(app._service).keys())  # connectrpc 0.10 internals
+    except Exception:
+        return None
+
+
+class Router:
+    def __init__(
+        self,
+        apps: dict[str, ASGIApp],
+        *,
+        storage: ASGIApp | None = None,
+        oauth2: ASGIApp | None = None,
+        on_startup: Callable[[], None] | None = None,
+    ) -> None:
+        self.apps: dict[str, ASGIApp] = {}
+        self.paths: dict[str, set[str] | None] = {}
+        for prefix, app in apps.items():
+            self.add(prefix, app)
+        self.storage = storage
+        self.oauth2 = oauth2
+        self.on_startup = on_startup
+
+    def add(self, prefix: str, app: ASGIApp) -> None:
+        prefix = "/" + prefix.strip("/")
+        self.apps[prefix] = app
+        self.paths[prefix] = known_paths(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    try:
+                        if self.on_startup is not None:
+                            self.on_startup()
+                    except Exception as e:  # pragma: no cover
+                        await send({"type": "lifespan.startup.failed", "message": str(e)})
+                        return
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if kind != "http":
+            return
+        path: str = scope["path"]
+        if path == "/healthz":
+            await _plain(send, 200, b"ok\n")
+            return
+        if path.startswith(STORAGE_PREFIX) and self.storage is not None:
+            await self.storage(scope, receive, send)
+            return
+        if path.startswith("/oauth2/") and self.oauth2 is not None:
+            await self.oauth2(scope, receive, send)
+            return
+        parts = path.split("/")
+        prefix = "/" + parts[1] if len(parts) > 2 else ""
+        app = self.apps.get(prefix)
+        if app is not None:
+            paths = self.paths.get(prefix)
+            if paths is None or path in paths:
+                await app(scope, receive, send)
+                return
+        await unimplemented(scope, receive, send, f"{path.lstrip('/') or '/'} is not implemented by the devserver")
+
+
+async def _plain(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def unimplemented(scope: Scope, receive: Receive, send: Send, message: str) -> None:
+    await error_response(scope, receive, send, 12, "unimplemented", message)
+
+
+async def error_response(
+    scope: Scope, receive: Receive, send: Send, grpc_code: int, connect_code: str, message: str
+) -> None:
+    """Answer an RPC with an error in the caller's protocol, without a connectrpc app."""
+    headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+    ctype = headers.get("content-type", "")
+    # Drain the request body so that the client's send completes.
+    if scope.get("method") not in ("GET", "HEAD"):
+        while True:
+            msg = await receive()
+            if msg["type"] != "http.request" or not msg.get("more_body", False):
+                break
+    if ctype.startswith("application/grpc"):
+        trailers = [(b"grpc-status", str(grpc_code).encode()), (b"grpc-message", quote(message, safe=" ").encode())]
+        if "http.response.trailers" in scope.get("extensions", {}):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", ctype.encode())],
+                    "trailers": True,
+                }
+            )
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await send({"type": "http.response.trailers", "headers": trailers, "more_trailers": False})
+        else:  # trailers-only response
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", ctype.encode()), *trailers],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+        return
+    err = {"code": connect_code, "message": message}
+    if ctype.startswith("application/connect+"):
+        body = json.dumps({"error": err}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", ctype.encode())]})
+        await send({"type": "http.response.body", "body": struct.pack(">BI", 2, len(body)) + body})
+        return
+    status = {"unimplemented": 404, "unauthenticated": 401, "unavailable": 503}.get(connect_code, 500)
+    body = json.dumps(err).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
