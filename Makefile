@@ -24,7 +24,7 @@ SDK_VERSION := 2.12.1
 VENV_SDK := .venv-sdk
 STAMP_SDK := $(VENV_SDK)/.installed-flyte-$(SDK_VERSION)
 
-.PHONY: install install-compat install-sdk lint lint-report test test-compat test-pythons demo bench protos clean
+.PHONY: install install-compat install-sdk install-browser lint lint-report test test-compat test-pythons demo bench protos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,7 +62,14 @@ $(STAMP_SDK): $(VENV_SDK)/bin/python
 
 install-sdk: $(STAMP_SDK)
 
-test: lint install-sdk
+# The console tests (tests/devserver/console) drive Debian's headless Chromium through its
+# chromedriver; installed only when missing (CI starts from scratch; we run as root there).
+install-browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  apt-get update && apt-get install -y chromium chromium-driver; \
+	fi
+
+test: lint install-sdk install-browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	$(MAKE) test-compat
 

@@ -39,8 +39,10 @@ __all__ = ["HAS_RESUMABLE", "FlyteRunOperator"]
 
 # task_state_store key naming the run a try handed to its trigger (it survives clears and retries).
 DEFERRED_RUN_KEY = "flyte_deferred_run"
-# The trigger holds an event this long after the deferral (Airflow 3.3 races fast triggers).
-TRIGGER_HOLD_S = 5.0
+# The trigger holds an event this long after the deferral (Airflow 3.3 races fast triggers): the
+# scheduler must see the deferring worker's exit first. Measured in a real deployment on 2 cores
+# with 8 busy workers, that lag reached 6.2 s, so 5 s lost some of 100 mapped tasks.
+TRIGGER_HOLD_S = 10.0
 
 
 def _seconds(value: timedelta | float | int | None, name: str) -> float | None:
@@ -74,7 +76,9 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         a run that ends by then completes without deferring. Airflow 3.3's scheduler races
         triggers that fire within about a second of deferring (apache/airflow #67287), and a
         trigger round trip is slower than this wait for short runs anyway. 0 defers at once.
-        A trigger never fires sooner than 5 s after the deferral, for the same reason.
+        A trigger never fires sooner than ``trigger_hold`` seconds after the deferral, for the same reason.
+    :param trigger_hold: see ``wait_before_defer`` (default 10; 0 turns the guard off on an Airflow
+        whose scheduler no longer races resumed triggers).
     :param timeout: maximum time to wait (seconds or timedelta) from the start of the try;
         past it the remote run is aborted and the task fails. Enforced while deferred too.
     :param cancel_on_kill: abort the remote run when the task is killed (worker side) or a
@@ -119,6 +123,7 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         wait_for_termination: bool = True,
         deferrable: bool | None = None,
         wait_before_defer: float = 5.0,
+        trigger_hold: float = TRIGGER_HOLD_S,
         timeout: timedelta | float | None = None,
         cancel_on_kill: bool = True,
         retry_on_user_error: bool = False,
@@ -143,6 +148,9 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
         if wait_before_defer < 0:
             raise ValueError(f"wait_before_defer must be >= 0, got {wait_before_defer!r}")
         self.wait_before_defer = float(wait_before_defer)
+        if trigger_hold < 0:
+            raise ValueError(f"trigger_hold must be >= 0, got {trigger_hold!r}")
+        self.trigger_hold = float(trigger_hold)
         self.timeout = _seconds(timeout, "timeout")
         self.cancel_on_kill = cancel_on_kill
         self.retry_on_user_error = retry_on_user_error
@@ -418,7 +426,7 @@ class FlyteRunOperator(ResumableJobMixin, BaseOperator):
                 domain=run.domain,
                 deadline=self._deadline,
                 cancel_on_kill=self.cancel_on_kill,
-                not_before=time.time() + TRIGGER_HOLD_S,
+                not_before=time.time() + self.trigger_hold if self.trigger_hold else None,
             ),
             method_name="execute_complete",
         )

@@ -37,7 +37,7 @@ class FlyteRunTrigger(BaseTrigger):
     The event payload is a :class:`flyte_airflow._event.FlyteRunEvent` dict with the run's
     name, URL, phase, JSON-safe outputs (when ``fetch_outputs``) or error kind, code and
     message. At ``deadline`` (epoch seconds) a ``deadline`` event fires and the run is
-    aborted (``abort_on_deadline``). No event fires before ``not_before`` (epoch seconds):
+    aborted (``abort_on_deadline``). No other event fires before ``not_before`` (epoch seconds):
     an event that comes within a second of deferring races Airflow 3.3's scheduler
     (apache/airflow #67287). When a user marks the deferred task failed or clears it,
     :meth:`on_kill` aborts the run if ``cancel_on_kill``.
@@ -99,7 +99,8 @@ class FlyteRunTrigger(BaseTrigger):
             ).replace(message=f"connection {self.flyte_conn_id!r}: {outcome.message}")
         if event.status == DEADLINE and self.abort_on_deadline:
             event = await self._abort_at_deadline(event)
-        if self.not_before is not None and (hold := self.not_before - time.time()) > 0:
+        # A deadline event is never held: the task fails either way, and it must fail on time.
+        if event.status != DEADLINE and self.not_before is not None and (hold := self.not_before - time.time()) > 0:
             await asyncio.sleep(hold)
         self.log.info("Flyte run %s: %s %s", self.run_name, event.status, event.phase)
         yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]

@@ -4,8 +4,8 @@ A durable backend picks up where it stopped (Temporal's server re-dispatches the
 dead worker; Airflow's scheduler re-queues task instances orphaned by a dead executor), so a
 devserver started over an existing data folder does the same, action by action:
 
-* QUEUED: nothing ran yet, so the same attempt is launched again.
-* INITIALIZING or RUNNING: the attempt's process is gone (workers and SDK runtimes exit with
+* QUEUED (or waiting for resources): nothing ran yet, so the same attempt is launched again.
+* INITIALIZING, RUNNING (or paused): the attempt's process is gone (workers and SDK runtimes exit with
   their server), so that attempt counts as failed with a SYSTEM ``DevserverRestarted`` error.
   With retries left (the task's budget, as for any other failure) a new attempt is queued;
   without, the action fails with that error, whose message says the devserver restarted.
@@ -26,7 +26,7 @@ from flyteidl2.workflow import run_definition_pb2 as rd
 from .actions import ActionStore
 from .attempts import Attempts
 from .catalog import Catalog
-from .model import FAILED, KIND_SYSTEM, QUEUED, TERMINAL_PHASES, Key, P, finish, log
+from .model import FAILED, INITIALIZING, KIND_SYSTEM, TERMINAL_PHASES, Key, P, finish, log
 
 RESTART_CODE = "DevserverRestarted"
 _LIVE_SQL = (
@@ -85,7 +85,7 @@ class Recovery:
             return
         task = det.metadata.task.id
         target = self.catalog.resolve_target(task.name, task.version, det.task)
-        if phase == QUEUED:
+        if phase < INITIALIZING:  # QUEUED (or waiting for resources): no process had taken it
             # Never started (or its start was lost with the process): the same attempt again.
             self.attempts.start(key, target, inputs_uri)
             done.requeued += 1
@@ -93,7 +93,7 @@ class Recovery:
         retries = target.retries if target is not None else 0
         error = restart_error(det, retries=retries)
         if target is not None and det.status.attempts <= retries:
-            self.attempts.retry(key, det, phase, error, target, inputs_uri, now)
+            self.attempts.retry(key, det, FAILED, error, target, inputs_uri, now)  # the lost attempt failed
             done.retried += 1
             return
         self._fail(key, det, error, now)

@@ -3,17 +3,64 @@
 Protobuf messages are stored as blobs next to the few columns that queries need
 (phase, timestamps, names). The store is used from the server's event loop only
 (and before it starts, to prepare the state).
+
+The state holds secrets in plain text, so the data folder is made owner-only (0700)
+when the devserver creates it and the database files are 0600 (:func:`prepare_data_dir`,
+:class:`Store`). A database that SQLite cannot read, or whose quick check fails, stops
+the start with :class:`StateDatabaseError`, which names the file and what to do.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
+import stat
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 Row = Any  # a row tuple of sqlite3; its shape is the SELECT's
+DB_SUFFIXES = ("", "-wal", "-shm", "-journal")  # the database and the files SQLite keeps beside it
+log = logging.getLogger("flyte_remote_core.devserver")
+
+
+class StateDatabaseError(RuntimeError):
+    """The devserver's state database cannot be used; the message names the file and the way out."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        super().__init__(
+            f"the devserver's state database {str(path)!r} is unusable ({problem}). Stop every devserver "
+            f"using {str(path.parent)!r}, then move the file aside (with its -wal and -shm files) to keep it "
+            f"for inspection, or delete them to start with fresh state (runs, tasks, secrets and triggers "
+            f"recorded there are lost); or start with another --data-dir."
+        )
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Create the data folder owner-only (0700); an existing one is left as is, with a warning if others can read it."""
+    path = Path(path)
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode passes through the umask; be exact
+    elif stat.S_IMODE(path.stat().st_mode) & 0o077:
+        log.warning(
+            "devserver: the data folder %s can be read by other users; it holds secrets in plain text "
+            "(chmod 700 it, or use a folder of your own)", path,
+        )  # fmt: skip
+    return path
+
+
+def _owner_only(db_path: Path) -> None:
+    """The database (created now if new) and its side files: 0600, before SQLite opens them."""
+    fd = os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for suffix in DB_SUFFIXES:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{db_path}{suffix}", 0o600)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -55,10 +102,25 @@ CREATE TABLE IF NOT EXISTS trigger_revisions (
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        _owner_only(self.path)  # SQLite gives its -wal and -shm files the database's mode
         self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        try:
+            self._open()
+        except sqlite3.DatabaseError as e:  # not a database, malformed, encrypted, ...
+            self.close()
+            raise StateDatabaseError(self.path, f"{type(e).__name__}: {e}") from e
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
+        # Damage past the header shows only when a page is read: look before serving, not mid-run.
+        found = self.db.execute("PRAGMA quick_check(1)").fetchone()
+        if found is None or found[0] != "ok":
+            raise sqlite3.DatabaseError(f"quick_check: {found[0] if found else 'no answer'}")
         self.db.executescript(_SCHEMA)
         self._upgrade()
 

@@ -7,6 +7,8 @@
 * ``GET /healthz``: ``ok``.
 * ``/_storage/...``: signed upload/download URLs (see :mod:`..services.uploads`).
 * ``/oauth2/...``: the OAuth2 token endpoint when auth is on.
+* Every error answer carries a message (:mod:`.answers`): a malformed request gets a 4xx.
+* ``/v2/...``: the web console (run pages at the URLs the client prints; see :mod:`..console`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..services.uploads import PREFIX as STORAGE_PREFIX
+from .answers import answer_errors
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -40,6 +43,7 @@ class Router:
         *,
         storage: ASGIApp | None = None,
         oauth2: ASGIApp | None = None,
+        console: ASGIApp | None = None,
         on_startup: Callable[[], None] | None = None,
     ) -> None:
         self.apps: dict[str, ASGIApp] = {}
@@ -48,6 +52,7 @@ class Router:
             self.add(prefix, app)
         self.storage = storage
         self.oauth2 = oauth2
+        self.console = console
         self.on_startup = on_startup
 
     def add(self, prefix: str, app: ASGIApp) -> None:
@@ -73,6 +78,9 @@ class Router:
                     return
         if kind != "http":
             return
+        await answer_errors(self._route, scope, receive, send)  # no error answer without a message
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if path == "/healthz":
             await _plain(send, 200, b"ok\n")
@@ -82,6 +90,10 @@ class Router:
             return
         if path.startswith("/oauth2/") and self.oauth2 is not None:
             await self.oauth2(scope, receive, send)
+            return
+        # No service is named "v2", so the console's pages cannot shadow an RPC path.
+        if path.startswith("/v2/") and self.console is not None:
+            await self.console(scope, receive, send)
             return
         parts = path.split("/")
         prefix = "/" + parts[1] if len(parts) > 2 else ""

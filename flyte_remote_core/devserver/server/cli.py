@@ -10,7 +10,7 @@ import sys
 import threading
 from types import FrameType
 
-from .config import DUPLICATE_MODES
+from .config import DEFAULT_MAX_UPLOAD_BYTES, DUPLICATE_MODES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,8 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Python that runs tasks deployed with the official flyte SDK (the project's environment; "
         "default: this interpreter if it can import flyte)",
     )
+    p.add_argument(
+        "--max-upload-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_UPLOAD_BYTES,
+        metavar="BYTES",
+        help=f"largest object one signed-URL upload may store; larger ones get HTTP 413 "
+        f"(default {DEFAULT_MAX_UPLOAD_BYTES}, 5 GiB)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of bytes, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of bytes, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             max_concurrent_streams=args.max_concurrent_streams,
             workers=args.workers,
             sdk_python=args.sdk_python,
+            max_upload_bytes=args.max_upload_bytes,
         )
         server.start()
     except Exception as e:

@@ -10,6 +10,7 @@ from typing import Any
 DUPLICATE_MODES = ("return-existing", "already-exists")
 HYPERCORN_STREAM_CEILING = 1000  # hypercorn kills the connection past this (TooManyStreamsError)
 MAX_STREAMS_LIMIT = 900
+DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3  # one signed-URL PUT; the body streams to disk, so this bounds disk only
 
 
 def default_data_dir() -> Path:
@@ -27,8 +28,11 @@ def check_options(
     max_concurrent_streams: int,
     tls_cert: str | os.PathLike[str] | None,
     tls_key: str | os.PathLike[str] | None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
 ) -> None:
     """Refuse a bad combination of DevServer options (ValueError), before anything starts."""
+    if isinstance(max_upload_bytes, bool) or not isinstance(max_upload_bytes, int) or max_upload_bytes < 1:
+        raise ValueError(f"max_upload_bytes must be a positive number of bytes, got {max_upload_bytes!r}")
     if duplicate_run_names not in DUPLICATE_MODES:
         raise ValueError(f"duplicate_run_names must be one of {DUPLICATE_MODES}, got {duplicate_run_names!r}")
     if not 1 <= int(max_concurrent_streams) <= MAX_STREAMS_LIMIT:
@@ -57,6 +61,7 @@ class ServerConfig:
     max_concurrent_streams: int
     workers: int
     sdk_python: str | None = None  # runs deployed Flyte specs; None: the devserver's Python if it has flyte
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # larger signed-URL PUTs are answered 413
 
     @property
     def tls(self) -> bool:

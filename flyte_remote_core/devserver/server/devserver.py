@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..admin.handle import AdminHandle
-from .config import ServerConfig, check_options, default_data_dir
+from .config import DEFAULT_MAX_UPLOAD_BYTES, ServerConfig, check_options, default_data_dir
 
 if TYPE_CHECKING:
     from flyte_remote_core import FlyteClient
@@ -48,7 +48,8 @@ class DevServer:
     function of a module becomes a task ``<last module component>.<function>``,
     deployed in ``project`` for every domain at start-up. Tasks deployed with the official
     SDK run their deployed spec in ``sdk_python`` (the Python of the project's environment;
-    default: this interpreter when it can import ``flyte``). The options are kept,
+    default: this interpreter when it can import ``flyte``). ``max_upload_bytes`` bounds one
+    signed-URL upload (larger ones get HTTP 413; default 5 GiB). The options are kept,
     checked, in :attr:`config`.
     """
 
@@ -68,8 +69,9 @@ class DevServer:
         max_concurrent_streams: int = 250,
         workers: int = 2,
         sdk_python: str | os.PathLike[str] | None = None,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     ) -> None:
-        check_options(duplicate_run_names, max_concurrent_streams, tls_cert, tls_key)
+        check_options(duplicate_run_names, max_concurrent_streams, tls_cert, tls_key, max_upload_bytes)
         self.config = ServerConfig(
             tasks=tuple(tasks),
             host=host,
@@ -84,6 +86,7 @@ class DevServer:
             max_concurrent_streams=int(max_concurrent_streams),
             workers=workers,
             sdk_python=os.fspath(sdk_python) if sdk_python else None,
+            max_upload_bytes=max_upload_bytes,
         )
         self.port = self.config.port  # the bound port once started
         self.startup_seconds: float | None = None

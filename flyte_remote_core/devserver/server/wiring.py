@@ -3,7 +3,8 @@
 :func:`assemble` builds the state side before the port is bound (store, hub, test
 control, task registry, engine; projects seeded, a dead process's live actions counted,
 ``--tasks`` deployed). :func:`build_frontend` builds what the wire sees once the
-address is known: every service with its interceptors, the admin API, auth, the router.
+address is known: every service with its interceptors, the admin API, auth, the console, the
+router.
 
 Every Flyte service gets the test-control interceptor (call counters, injected faults)
 and, with ``auth=True``, the bearer-token check. The admin API gets the bearer check
@@ -33,10 +34,12 @@ from ..admin.control import Control, ControlInterceptor
 from ..admin.ops import AdminOps
 from ..admin.service import AdminServiceASGIApplication, AdminServiceImpl
 from ..auth.manager import AuthManager
+from ..console.app import ConsoleApp
+from ..console.state import ConsoleState
 from ..engine.engine import Engine
 from ..engine.events import Hub
 from ..engine.model import log
-from ..engine.store import Store
+from ..engine.store import Store, prepare_data_dir
 from ..execution.dispatch import Dispatch
 from ..execution.interface import Runner
 from ..execution.pool import Executor
@@ -94,8 +97,7 @@ def make_runner(config: ServerConfig, endpoint: list[str]) -> Runner:
 
 
 def assemble(config: ServerConfig) -> Backend:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(config.data_dir / "devserver.db")
+    store = Store(prepare_data_dir(config.data_dir) / "devserver.db")
     endpoint = [""]
     try:
         hub = Hub()
@@ -129,7 +131,7 @@ def build_frontend(
         interceptors.append(bearer)
         admin_ic = (bearer,)
     ic = tuple(interceptors)
-    signer = UploadSigner(config.data_dir)
+    signer = UploadSigner(config.data_dir, max_upload_bytes=config.max_upload_bytes)
     admin = AdminOps(
         holds=engine.holds, attempts=engine.attempts, actions=engine.actions, control=backend.control,
         hub=backend.hub, data_dir=str(config.data_dir), endpoint=endpoint,
@@ -173,6 +175,10 @@ def build_frontend(
         {app.path: app for app in apps},
         storage=storage,
         oauth2=auth.token_endpoint if auth is not None else None,
+        # The console reads what RunService reads, behind the same bearer check as the API.
+        console=ConsoleApp(
+            ConsoleState(engine.actions, engine.attempts), check=auth.check if auth is not None else None
+        ),
         on_startup=on_startup,
     )
     return Frontend(router=router, admin=admin, auth=auth)

@@ -24,7 +24,7 @@ from ..engine.attempts import Attempts
 from ..engine.catalog import Catalog
 from ..engine.events import Hub, action_topic
 from ..engine.model import TERMINAL_PHASES, ActionKey, file_uri, not_found, ts
-from .uploads import UploadSigner
+from .uploads import UploadSigner, too_large_message
 
 DEFAULT_EXPIRY_S = 3600
 MAX_EXPIRY_S = 7 * 24 * 3600
@@ -71,9 +71,16 @@ class DataProxyServiceImpl(DataProxyService):
             expires_in = DEFAULT_EXPIRY_S
         expires_in = min(expires_in, MAX_EXPIRY_S)
         expires_at = int(time.time() + expires_in)
+        try:
+            native = self.signer.path_of(key)  # a name no file can have is refused now, not at the PUT
+        except ValueError as e:
+            raise ConnectError(Code.INVALID_ARGUMENT, f"filename {request.filename[:100]!r}: {e}") from None
+        limit = self.signer.max_upload_bytes
+        if request.content_length > limit:
+            raise ConnectError(Code.INVALID_ARGUMENT, too_large_message(limit, request.content_length))
         resp = dp.CreateUploadLocationResponse(
             signed_url=self.signer.sign(self.base_url, key, expires_at, md5_b64),
-            native_url=file_uri(self.signer.path_of(key)),
+            native_url=file_uri(native),
             expires_at=ts(expires_at),
         )
         if md5_b64:

@@ -17,11 +17,13 @@ def quick(x: int) -> int:
 
 
 @task_options(retries=1)
-def first_attempt_hangs(marker: str) -> str:
+def first_attempt_hangs(marker: str, linger: float = 0.0) -> str:
+    """Hangs on attempt 1; later attempts stay ``linger`` seconds (as a parent awaiting children would)."""
     if not os.path.exists(marker):
         with open(marker, "w") as f:
             f.write("attempt 1 began\n")
         time.sleep(3600)
+    time.sleep(linger)
     return "resumed"
 
 

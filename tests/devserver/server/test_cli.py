@@ -45,7 +45,9 @@ def _start_cli(data_dir: Path, *extra: str, module: bool = False) -> tuple[subpr
     raise AssertionError(f"CLI did not become ready: {proc.stdout.read() if proc.stdout else ''}")
 
 
-async def test_restart_after_kill_keeps_state_and_fails_interrupted_runs(tmp_path):
+async def test_restart_after_kill_keeps_state_and_fails_interrupted_runs_without_retries(tmp_path):
+    # A run that was running resumes within its retry budget (tests/devserver/engine/test_restart_resume.py);
+    # `hang` has no retries, so the restart fails it, saying so.
     proc, endpoint = _start_cli(tmp_path)
     try:
         async with grpc.aio.insecure_channel(endpoint) as ch:
@@ -67,6 +69,7 @@ async def test_restart_after_kill_keeps_state_and_fails_interrupted_runs(tmp_pat
             ).details
             assert det.status.phase == P.ACTION_PHASE_FAILED
             assert det.error_info.code == "DevserverRestarted" and "restarted" in det.error_info.message
+            assert "no retries" in det.error_info.message and det.status.attempts == 1
             from flyteidl2.workflow.run_definition_pb2 import ErrorInfo
 
             assert det.error_info.kind == ErrorInfo.KIND_SYSTEM
