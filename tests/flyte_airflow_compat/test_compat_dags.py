@@ -95,7 +95,7 @@ class RecordingOp(FlyteRunOperator):
 
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     op = RecordingOp(task_id="split", task_name="sample_tasks.split_name", inputs={"full": "ada lovelace"},
-                     deferrable=True, timeout=60)
+                     deferrable=True, wait_before_defer=0, timeout=60)
 
     @task
     def collect(n, first):
