@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -100,10 +102,15 @@ def test_airflow_connection_json_from_the_readme() -> None:
     assert kwargs["insecure"] is True and kwargs["project"] == "flytesnacks" and kwargs["domain"] == "development"
 
 
-@pytest.mark.timeout(60)
-def test_devserver_command_from_the_readme(tmp_path) -> None:
-    command = next(line for b in blocks("bash") for line in b.splitlines() if line.startswith("flyte-devserver"))
-    argv = command.replace("--port 8090", "--port 0").split() + ["--data-dir", str(tmp_path)]
+def readme_command(prefix: str) -> str:
+    """The first README shell line that starts with ``prefix``."""
+    return next(line for b in blocks("bash") for line in b.splitlines() if line.startswith(prefix))
+
+
+@contextmanager
+def devserver_started_as(argv: list[str]) -> Iterator[str]:
+    """Run the ``flyte-devserver`` command ``argv`` (this venv's), yield its endpoint once ready;
+    stop it and check that it exited cleanly."""
     exe = str(Path(sys.executable).with_name(argv[0]))
     proc = subprocess.Popen([exe, *argv[1:]], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -112,14 +119,20 @@ def test_devserver_command_from_the_readme(tmp_path) -> None:
             seen.append(line)
             if "ready" in line:
                 break
-        endpoint = next(l.split(":", 1)[1].strip() for l in seen if l.startswith("endpoint:"))
+        yield next(line.split(":", 1)[1].strip() for line in seen if line.startswith("endpoint:"))
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+
+
+@pytest.mark.timeout(60)
+def test_devserver_command_from_the_readme(tmp_path) -> None:
+    argv = [*readme_command("flyte-devserver").replace("--port 8090", "--port 0").split(), "--data-dir", str(tmp_path)]
+    with devserver_started_as(argv) as endpoint:
         from flyte_remote_core import FlyteClient
 
         with FlyteClient(endpoint, insecure=True) as client:
             assert client.run("tasks.add", {"x": 2, "y": 2}).wait(quiet=True).outputs()[0] == 4
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=20) == 0
 
 
 def stated_results(block: str) -> dict[int, str]:

@@ -8,8 +8,6 @@ import re
 import time
 from typing import Any
 
-import pytest
-
 from tests.sdk_support import flyte_cli, last_json, requires_sdk, run_sdk
 
 pytestmark = requires_sdk
@@ -62,8 +60,3 @@ def test_abort_run_ends_a_running_run_aborted(sdk_server: Any, sdk_deployed: Any
             break
         time.sleep(0.3)
     assert phase == "ACTION_PHASE_ABORTED"
-
-
-@pytest.fixture(autouse=True)
-def _no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_COLOR", "1")

@@ -163,7 +163,7 @@ def test_logs_are_served_line_exact_repeated_lines_kept(channel, driven):
 
 def test_aborting_a_run_aborts_its_children_and_ends_their_processes(channel, driven):
     run = driven["abort_run"]
-    deadline = time.monotonic() + 150  # a wait, not a timing (slow under load)
+    deadline = time.monotonic() + 100  # under the test's 120 s timeout: a stuck child fails with this message
     while time.monotonic() < deadline:
         children = [a for a in _actions(channel, run) if a.id.name != "a0"]
         if children and children[0].status.phase == P.ACTION_PHASE_RUNNING:
