@@ -135,6 +135,8 @@ def _env(home: Path, port: int, flyte_endpoint: str) -> dict[str, str]:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "600",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # The supervisor otherwise notices a task process's exit up to 5 s late (README).
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             "AIRFLOW_CONN_FLYTE_DEFAULT": connection_json(flyte_endpoint),
             "PYTHONPATH": str(REPO),
         }

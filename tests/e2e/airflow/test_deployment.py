@@ -147,10 +147,9 @@ def test_a_deadline_while_deferred_aborts_the_run_and_fails_the_task_on_time(
         aborted_at = client.get_run(run.name).details().pb2.action.status.end_time.ToNanoseconds() / 1e9
     late = _parse(ti["end_date"]) - aborted_at
     print(f"deadline -> task failed: {late:.1f}s")
-    # The goal is 5 s; each Airflow task process that ran FlyteRunOperator takes about 5 s to
-    # exit after its work is done (a plain task exits in milliseconds; cause not found yet), and
-    # the resumed try pays it once. 12 s still catches the 18 to 30 s of before.
-    assert late < 12, late
+    # Airflow sends FAILED only once its supervisor saw the process exit, which it may notice
+    # up to `[workers] min_heartbeat_interval` late (1 s in this deployment, see README).
+    assert late < 5, late
 
 
 def test_the_connection_test_button_works_with_test_connection_enabled(airflow: Deployment, flyte: DevServer) -> None:
