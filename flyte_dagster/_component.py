@@ -1,4 +1,4 @@
-"""``FlyteTaskComponent``: Flyte-backed assets declared in a ``defs.yaml``."""
+"""``FlyteTaskComponent``: Flyte-backed assets (and sensors of external runs) declared in a ``defs.yaml``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,27 @@ from pydantic import Field
 
 from ._assets import build_flyte_asset
 from ._resource import FlyteResource
+from ._sensor import build_flyte_run_sensor
 
-__all__ = ["FlyteTaskComponent"]
+__all__ = ["FlyteRunSensorSpec", "FlyteTaskComponent"]
+
+
+class FlyteRunSensorSpec(dg.Model, dg.Resolvable):
+    """One ``sensors:`` entry of a :class:`FlyteTaskComponent`: a :func:`~flyte_dagster.build_flyte_run_sensor`."""
+
+    asset_key: str | None = Field(
+        default=None, description="Asset key to record ('a/b' for a multi-part key); default: the component's asset."
+    )
+    task_name: str | None = Field(default=None, description="Flyte task whose runs are watched; default: `task`.")
+    phases: list[str] = Field(
+        default_factory=lambda: ["SUCCEEDED"], description="Phases reported (SUCCEEDED, FAILED, ABORTED, TIMED_OUT)."
+    )
+    project: str | None = Field(default=None, description="Default: the component's project, else the resource's.")
+    domain: str | None = Field(default=None, description="Default: the component's domain, else the resource's.")
+    minimum_interval_seconds: int = 30
+    name: str | None = Field(default=None, description="Sensor name (default: flyte_runs_<asset key>).")
+    description: str | None = None
+    running: bool = Field(default=False, description="Start the sensor as running (DefaultSensorStatus.RUNNING).")
 
 
 class FlyteTaskComponent(dg.Component, dg.Model, dg.Resolvable):
@@ -27,6 +46,8 @@ class FlyteTaskComponent(dg.Component, dg.Model, dg.Resolvable):
           interface:                 # optional: skips the (once per load) interface lookup
             inputs: {x: int, y: int}
             outputs: [o0]
+          sensors:                   # optional: record runs of the task launched outside Dagster
+            - phases: [SUCCEEDED]    # asset_key (default: `key`), task_name (default: `task`), name, ...
 
     Connection settings come from the ``FLYTE_*`` environment variables at run time, from a
     resource bound to ``resource_key`` elsewhere in the project, or from ``connection``
@@ -65,6 +86,10 @@ class FlyteTaskComponent(dg.Component, dg.Model, dg.Resolvable):
         description="FlyteResource fields (endpoint, project, "
         "domain, insecure, ...); binds a resource under resource_key.",
     )
+    sensors: list[FlyteRunSensorSpec] | None = Field(
+        default=None,
+        description="Sensors recording runs launched outside Dagster as materializations (build_flyte_run_sensor).",
+    )
 
     def _partitions(self) -> dg.PartitionsDefinition | None:
         if self.static_partitions and self.daily_partitions_start:
@@ -99,4 +124,27 @@ class FlyteTaskComponent(dg.Component, dg.Model, dg.Resolvable):
             kinds=set(self.kinds) if self.kinds else None,
             resource=resource,
         )
-        return dg.Definitions(assets=[asset], resources={self.resource_key: resource} if resource else {})
+        return dg.Definitions(
+            assets=[asset],
+            sensors=self._sensors(),
+            resources={self.resource_key: resource} if resource else {},
+        )
+
+    def _sensors(self) -> list[dg.SensorDefinition]:
+        # The asset's default key (the task's function name) when a sensor names none.
+        default_key = self.key or self.task.rsplit(".", 1)[-1]
+        return [
+            build_flyte_run_sensor(
+                dg.AssetKey.from_user_string(spec.asset_key or default_key),
+                spec.task_name or self.task,
+                project=spec.project or self.project,
+                domain=spec.domain or self.domain,
+                resource_key=self.resource_key,
+                phases=spec.phases,
+                minimum_interval_seconds=spec.minimum_interval_seconds,
+                name=spec.name,
+                description=spec.description,
+                default_status=dg.DefaultSensorStatus.RUNNING if spec.running else dg.DefaultSensorStatus.STOPPED,
+            )
+            for spec in self.sensors or ()
+        ]
