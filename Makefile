@@ -107,7 +107,8 @@ test-pythons:
 demo: install
 	$(BIN)/python -m examples.demo
 
-bench: install
+# Every benchmark, then docs/BENCHMARKS.md regenerated from this run (side by side with the SDK).
+bench: install install-sdk
 	$(BIN)/python -m benchmarks.run_all
 
 protos: install

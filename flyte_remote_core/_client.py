@@ -10,7 +10,7 @@ side in one process; clients with the same settings share one channel per event 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,22 @@ from flyteidl2.secret import definition_pb2
 
 from ._errors import ConfigurationError, NotFoundError, RunAlreadyExistsError
 from ._names import check_run_name
-from ._records import Project, Run, Secret, Task, Trigger, User, create_run, fetch_task, get_run, run_spec
+from ._phases import Phase
+from ._records import (
+    Project,
+    Run,
+    RunChange,
+    Secret,
+    Task,
+    Trigger,
+    User,
+    create_run,
+    fetch_task,
+    get_run,
+    run_spec,
+)
 from ._services import Scope, ServiceSet, upload_dir, upload_file
-from ._syncify import LoopThread, syncify
+from ._syncify import LoopThread, syncify, syncify_gen
 from ._transport import (
     ClientConfig,
     Rpc,
@@ -264,6 +277,38 @@ class FlyteClient:
             return [Run(r, services=self._services) for r in runs], next_token
 
         return await collect_pages(page, limit)
+
+    @syncify_gen
+    async def watch_runs(
+        self,
+        *,
+        project: str | None = None,
+        domain: str | None = None,
+        task_name: str | None = None,
+        phases: Iterable[Phase | str] | None = None,
+    ) -> AsyncIterator[RunChange]:
+        """Every phase change of the runs of a project and domain, from the moment the watch begins.
+
+        Yields a :class:`RunChange` each time a run's root action reaches a new phase (only
+        ``phases``, and only runs of ``task_name``, when given). The watch begins when iteration
+        does: it takes a baseline of the current runs, and runs that ended before it report
+        nothing. It rides the client's shared ``WatchRuns`` stream (one per endpoint, project and
+        domain per event loop, shared with every wait and watch there). A reconnect neither loses
+        nor repeats a change: the watch re-lists the runs and reports, once, those that changed
+        meanwhile. It never ends by itself; stop iterating (or cancel) to end it. Arguments are
+        checked before anything is sent (an unknown phase raises ``ValueError``).
+        """
+        wanted = frozenset(Phase.parse(p) for p in phases) if phases is not None else None
+        if task_name is not None and not task_name:
+            raise ConfigurationError("watch_runs: task_name must be a non-empty task name or None")
+        project, domain = self._services.scope.resolve(project, domain)
+        async for change in self._services.watcher().watch_runs(self.org, project, domain):
+            if wanted is not None and change.phase not in wanted:
+                continue
+            run = Run(change.run, services=self._services)
+            if task_name is not None and run.task_name != task_name:
+                continue
+            yield RunChange(run, change.phase, change.previous, change.resynced)
 
     # -- orchestration (see flyte_remote_core.orchestration) ---------------------------------
     @syncify

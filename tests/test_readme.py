@@ -84,6 +84,13 @@ def test_airflow_dag_in_the_readme_is_the_example_dag() -> None:
     assert code_lines(dag_block) == code_lines(example)
 
 
+def test_event_driven_dag_in_the_readme_is_the_example_dag() -> None:
+    """The example runs in a real triggerer in tests/e2e/airflow/test_event_watchers.py."""
+    block = next(b for b in blocks("python") if "FlyteRunEventTrigger(" in b)
+    example = (REPO / "examples" / "airflow" / "dags" / "flyte_run_events.py").read_text()
+    assert code_lines(block) == code_lines(example)
+
+
 def test_airflow_connection_json_from_the_readme() -> None:
     line = next(b for b in blocks("bash") if "AIRFLOW_CONN_FLYTE_DEFAULT" in b)
     value = json.loads(line.split("=", 1)[1].strip().strip("'"))

@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from flyte_dagster import FlyteTaskInterface, build_flyte_asset, build_flyte_op, flyte_resource
+from flyte_dagster import FlyteTaskInterface, build_flyte_asset, build_flyte_op, build_flyte_run_sensor, flyte_resource
 
 try:  # rebuild the task's dataclass output as the same class when it is importable
     from examples.tasks import Stats
@@ -83,8 +83,12 @@ def slow_job() -> None:
     slow(seconds=seconds())
 
 
+# Runs of tasks.add launched outside Dagster become materializations of `total`.
+total_runs = build_flyte_run_sensor("total", "tasks.add")
+
 defs = dg.Definitions(
     assets=[total, readings, summary, greeting, report],
     jobs=[slow_job],
+    sensors=[total_runs],
     resources={"flyte": flyte_resource},
 )

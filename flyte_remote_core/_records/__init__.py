@@ -10,7 +10,7 @@ from __future__ import annotations
 from ._action import Action, ActionDetails, ActionInputs, ActionOutputs, WaitFor
 from ._entities import Project, Secret, Trigger, User
 from ._launch import LAUNCH_LABEL, create_run, find_run, get_run, run_spec
-from ._run import Run, RunDetails
+from ._run import Run, RunChange, RunDetails
 from ._task import Task, TaskInput, TaskOutput, fetch_task
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "ActionOutputs",
     "Project",
     "Run",
+    "RunChange",
     "RunDetails",
     "Secret",
     "Task",

@@ -1,4 +1,5 @@
-"""Launching a run the way the official SDK does: UploadInputs, then CreateRun with a RunSpec.
+"""Launching a run: CreateRun with a RunSpec, the inputs inline when small (one call), else
+offloaded first with UploadInputs, as the official SDK always does (see ``_services._data``).
 
 A named launch carries a launch-id label, so our run can be told from one that already had
 the name: hosted backends answer ALREADY_EXISTS, the open-source one silently returns the
@@ -13,10 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 from flyteidl2.core import literals_pb2
 from flyteidl2.task import run_pb2
-from flyteidl2.workflow import run_service_pb2
+from flyteidl2.workflow import run_definition_pb2, run_service_pb2
 from google.protobuf import wrappers_pb2
 
-from .._errors import AlreadyExistsError, InvalidRunOptionError, NotFoundError, RunAlreadyExistsError
+from .._errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    InvalidRunOptionError,
+    NotFoundError,
+    RunAlreadyExistsError,
+    UnimplementedError,
+)
 from ._run import Run, RunDetails
 from ._task import Task
 
@@ -110,24 +118,43 @@ async def find_run(services: Services, name: str, *, project: str, domain: str) 
 async def create_run(
     services: Services, task: Task, inputs: Any, *, name: str | None, project: str, domain: str, spec: run_pb2.RunSpec
 ) -> Run:
-    """UploadInputs + CreateRun. A named run that turns out to exist raises RunAlreadyExistsError carrying it."""
+    """CreateRun, with small inputs inline or else after UploadInputs. A named run that turns out to
+    exist raises RunAlreadyExistsError carrying it."""
     project_id = services.scope.project_id(project, domain)
     run_id = services.scope.run_id(name, project, domain) if name else None
-    # Offload the inputs first, as the official SDK does (large inputs never ride on CreateRun).
-    offloaded = await services.data.upload_inputs(task.task_id, inputs, run_id=run_id, project_id=project_id)
     target: dict[str, Any] = {"run_id": run_id} if run_id is not None else {"project_id": project_id}
-    request = run_service_pb2.CreateRunRequest(
-        task_id=task.task_id, offloaded_input_data=offloaded, run_spec=spec, **target
-    )
+    request = run_service_pb2.CreateRunRequest(task_id=task.task_id, run_spec=spec, **target)
     entity = f"run {name or '(new)'} of {task.name}"
-    if not name:
-        return Run(await services.runs.create(request, entity=entity, idempotent=False), services=services)
     launch_id = uuid.uuid4().hex
-    request.run_spec.labels.values[LAUNCH_LABEL] = launch_id
-    try:
-        await services.runs.create(request, entity=entity, idempotent=True)
-    except AlreadyExistsError:
-        pass
+    if name:
+        request.run_spec.labels.values[LAUNCH_LABEL] = launch_id
+
+    async def send(inline: bool) -> run_definition_pb2.Run | None:
+        if inline:
+            request.inputs.CopyFrom(inputs)
+        else:
+            offloaded = await services.data.upload_inputs(task.task_id, inputs, run_id=run_id, project_id=project_id)
+            request.offloaded_input_data.CopyFrom(offloaded)
+        try:
+            return await services.runs.create(request, entity=entity, idempotent=bool(name))
+        except AlreadyExistsError:
+            if not name:
+                raise
+            return None
+
+    if services.data.may_inline(inputs):
+        try:
+            created = await send(inline=True)
+        except (InvalidArgumentError, UnimplementedError):
+            # Perhaps a backend that takes offloaded inputs only. Nothing was created, so sending
+            # again is safe; if that works, this client offloads from now on.
+            created = await send(inline=False)
+            services.data.inline_refused()
+    else:
+        created = await send(inline=False)
+    if not name:
+        assert created is not None
+        return Run(created, services=services)
     run = await get_run(services, name, project=project, domain=domain)
     owner = run._details.pb2.run_spec.labels.values.get(LAUNCH_LABEL) if run._details else None
     if owner is not None and owner != launch_id:

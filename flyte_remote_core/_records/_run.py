@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flyteidl2.workflow import run_definition_pb2
@@ -196,3 +198,69 @@ class Run(ToJSONMixin, BoundRecord):
 
     def __repr__(self) -> str:
         return f"Run(name={self.name!r}, phase={self.phase.value}, project={self.project!r}, domain={self.domain!r})"
+
+
+@dataclass(frozen=True)
+class RunChange:
+    """A run whose root action reached ``phase``, as :meth:`FlyteClient.watch_runs` reports it.
+
+    ``previous`` is the phase the watch knew before (None for a run it first saw then);
+    ``resynced`` is True when a re-read after a reconnect (or a poll) found the change rather
+    than the stream itself. ``run`` is the run as seen at the change, bound to its client.
+    """
+
+    run: Run
+    phase: Phase
+    previous: Phase | None = None
+    resynced: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.run.name
+
+    @property
+    def project(self) -> str:
+        return self.run.project
+
+    @property
+    def domain(self) -> str:
+        return self.run.domain
+
+    @property
+    def task_name(self) -> str | None:
+        return self.run.task_name
+
+    @property
+    def attempts(self) -> int:
+        return self.run.attempts
+
+    @property
+    def url(self) -> str:
+        return self.run.url
+
+    @property
+    def ended_at(self) -> datetime | None:
+        """When the run ended (the backend's clock), for a terminal phase."""
+        status = self.run.pb2.action.status
+        if not self.phase.is_terminal or not status.HasField("end_time"):
+            return None
+        return datetime.fromtimestamp(status.end_time.seconds + status.end_time.nanos / 1e9, tz=UTC)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe fields: run name, project, domain, task name, phase, previous, attempts, URL, end."""
+        ended = self.ended_at
+        return {
+            "run_name": self.name,
+            "project": self.project,
+            "domain": self.domain,
+            "task_name": self.task_name,
+            "phase": self.phase.value,
+            "previous_phase": self.previous.value if self.previous is not None else None,
+            "attempts": self.attempts,
+            "url": self.url,
+            "ended_at": ended.isoformat() if ended is not None else None,
+            "resynced": self.resynced,
+        }
+
+    def __repr__(self) -> str:
+        return f"RunChange(name={self.name!r}, phase={self.phase.value}, previous={self.previous})"

@@ -3,6 +3,11 @@
 The official SDK asks ``SelectCluster`` which endpoint serves each data operation. The answer
 is cached per (operation, project, domain) as the SDK does, and dropped when a call it
 routed fails, so a launch costs two calls (UploadInputs, CreateRun) instead of three.
+
+Small inputs go inline in CreateRun (one call per launch): the open-source backend accepts
+both inline ``inputs`` and ``offloaded_input_data``. A backend that refuses inline inputs
+(INVALID_ARGUMENT or UNIMPLEMENTED on such a CreateRun) is remembered per client, and its
+launches offload from then on, as the official SDK always does.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from ._scope import Scope
 
 T = TypeVar("T")
 
+INLINE_INPUTS_MAX_BYTES = 64 * 1024
+"""Inputs up to this size (serialized) go inline in CreateRun; larger ones are offloaded."""
+
 
 class DataService:
     def __init__(self, rpc: Rpc, scope: Scope, endpoint: Endpoint) -> None:
@@ -29,6 +37,15 @@ class DataService:
         self._scope = scope
         self._endpoint = endpoint
         self._routed: set[tuple[str, str, str]] = set()
+        self._inline_refused = False
+
+    def may_inline(self, inputs: common_pb2.Inputs) -> bool:
+        """True if ``inputs`` may ride on CreateRun instead of an UploadInputs call."""
+        return not self._inline_refused and inputs.ByteSize() <= INLINE_INPUTS_MAX_BYTES
+
+    def inline_refused(self) -> None:
+        """The backend refused inline inputs: offload from now on."""
+        self._inline_refused = True
 
     async def select_cluster(self, operation: str, project: str | None = None, domain: str | None = None) -> None:
         """Check that ``operation`` is served by this endpoint (multi-cluster data planes are not supported)."""

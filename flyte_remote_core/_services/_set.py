@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from urllib.parse import quote
 
 from .._syncify import LoopThread
 from .._transport import ClientConfig, Endpoint, Rpc, console_url
@@ -48,8 +49,9 @@ class ServiceSet:
     ) -> str:
         project, domain = self.scope.resolve(project, domain)
         if self._console_base:
-            url = f"{self._console_base}/v2/domain/{domain}/project/{project}/runs/{run_name}"
-            return url + (f"?i={action}" if action else "")
+            # Each name is one path segment (a "/" or "?" in it must not end the segment).
+            url = f"{self._console_base}/v2/domain/{_seg(domain)}/project/{_seg(project)}/runs/{_seg(run_name)}"
+            return url + (f"?i={_seg(action)}" if action else "")
         return console_url(
             self.config.endpoint,
             insecure=self.config.insecure,
@@ -65,3 +67,7 @@ class ServiceSet:
         if self.config.ca_cert_file_path:
             return ssl.create_default_context(cafile=self.config.ca_cert_file_path)
         return True
+
+
+def _seg(value: str) -> str:
+    return quote(str(value), safe="")

@@ -18,6 +18,21 @@ Correctness rules:
   running long behind a cancelled wait;
 * a backend without ``WatchRuns`` falls back to one ``WatchActionDetails`` stream per run,
   bounded by a semaphore well under the stream cap.
+
+Besides waiters, a stream serves subscribers (:meth:`SharedWatcher.watch_runs`): every phase
+change of every run of the project and domain, from the moment the subscription begins.
+
+* a subscription begins with a baseline (one ``ListRuns`` page, taken once the stream is up):
+  the runs it lists, and any terminal run that ended well before the subscription began, are
+  known already and report nothing until their phase changes;
+* each subscriber remembers the last phase it saw per run and reports a run only when its
+  phase changes; a stale read (an older attempt, or a phase behind the one seen in the same
+  attempt) is ignored, so a re-read racing the stream repeats nothing;
+* after every reconnect (and on the slow periodic re-read) the stream re-lists the runs
+  (``ListRuns``, more pages while they bring news) and re-reads the runs a subscriber knows as
+  active but the listing missed: a run that changed phase while the stream was down is
+  reported once, by that resync;
+* a backend without ``WatchRuns`` makes subscribers poll the same resync instead.
 """
 
 from __future__ import annotations
@@ -25,14 +40,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from .._errors import RemoteError, UnimplementedError
+from flyteidl2.common import identifier_pb2
+from flyteidl2.workflow import run_definition_pb2
+
+from .._errors import NotFoundError, RemoteError, UnimplementedError
 from .._phases import Phase
 from .._transport import RetryPolicy, Rpc
 from ._runs import RunService
 from ._scope import Scope
+from ._subscriber import RunPhaseChange, Subscriber
 
 log = logging.getLogger("flyte_remote_core.watcher")
 
@@ -44,6 +64,11 @@ _RESYNC_CONCURRENCY = 32
 _FALLBACK_STREAMS = 80
 # How long a WatchRuns stream outlives its last waiter.
 DEFAULT_LINGER_S = 30.0
+# Subscriptions: the baseline page, how many pages a resync may list, and the poll interval on a
+# backend without WatchRuns.
+_LIST_PAGE = 200
+_RESYNC_PAGES = 5
+DEFAULT_POLL_S = 5.0
 
 
 class _Waiter:
@@ -75,12 +100,14 @@ class _Waiter:
 
 
 class _ProjectStream:
-    """One WatchRuns stream for one (org, project, domain), fanned out to its waiters."""
+    """One WatchRuns stream for one (org, project, domain), fanned out to its waiters and subscribers."""
 
     def __init__(self, watcher: SharedWatcher, org: str, project: str, domain: str) -> None:
         self.watcher = watcher
         self.org, self.project, self.domain = org, project, domain
         self.waiters: dict[str, set[_Waiter]] = {}
+        self.subscribers: set[Subscriber] = set()
+        self.runs = RunService(watcher.rpc, Scope(org=org, project=project, domain=domain))
         self.connected = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.connects = 0
@@ -88,12 +115,7 @@ class _ProjectStream:
 
     def add(self, waiter: _Waiter) -> None:
         self.waiters.setdefault(waiter.action_id.run.name, set()).add(waiter)
-        if self._linger is not None:
-            self._linger.cancel()
-            self._linger = None
-        if self.task is None or self.task.done():
-            self.connected.clear()
-            self.task = asyncio.get_running_loop().create_task(self._run(), name=f"flyte-watch-{self.project}")
+        self._hold()
 
     def remove(self, waiter: _Waiter) -> None:
         name = waiter.action_id.run.name
@@ -102,7 +124,30 @@ class _ProjectStream:
             group.discard(waiter)
             if not group:
                 del self.waiters[name]
-        if not self.waiters and self.task is not None and self._linger is None:
+        self._release()
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.add(subscriber)
+        self._hold()
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+        self._release()
+
+    @property
+    def idle(self) -> bool:
+        return not self.waiters and not self.subscribers
+
+    def _hold(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        if (self.task is None or self.task.done()) and self.watcher.watch_runs_supported is not False:
+            self.connected.clear()
+            self.task = asyncio.get_running_loop().create_task(self._run(), name=f"flyte-watch-{self.project}")
+
+    def _release(self) -> None:
+        if self.idle and self.task is not None and self._linger is None:
             if self.watcher.linger > 0:
                 self._linger = asyncio.get_running_loop().call_later(self.watcher.linger, self.stop)
             else:
@@ -111,7 +156,7 @@ class _ProjectStream:
     def stop(self) -> None:
         """End the stream now (its linger ran out, or the watcher closes)."""
         self._linger = None
-        if self.task is not None and not self.waiters:
+        if self.task is not None and self.idle:
             self.task.cancel()
             self.watcher._stopping.add(self.task)
             self.task.add_done_callback(self.watcher._stopping.discard)
@@ -121,11 +166,68 @@ class _ProjectStream:
         for waiter in list(self.waiters.get(run_name, ())):
             waiter.offer(phase, status)
 
+    def fail_all(self, error: BaseException) -> None:
+        for group in list(self.waiters.values()):
+            for waiter in list(group):
+                waiter.fail(error)
+        for subscriber in list(self.subscribers):
+            subscriber.fail(error)
+
+    async def list_page(self, token: str = "") -> tuple[list[Any], str]:
+        return await self.runs.list_page(self.project, self.domain, task_name=None, token=token, size=_LIST_PAGE)
+
+    async def resync_subscribers(self, only: Iterable[Subscriber] | None = None) -> None:
+        """Re-list the runs and re-read the active ones the listing missed; each subscriber takes the news."""
+        subscribers = [s for s in (self.subscribers if only is None else only) if s.ready]
+        if not subscribers:
+            return
+        listed: set[str] = set()
+        token = ""
+        try:
+            for _ in range(_RESYNC_PAGES):
+                runs, token = await self.list_page(token)
+                news = False
+                for run in runs:
+                    listed.add(run.action.id.run.name)
+                    for subscriber in subscribers:
+                        news |= subscriber.offer(run, resynced=True)
+                if not token or not news:  # older pages hold older runs: stop once a page brings nothing
+                    break
+        except RemoteError as exc:
+            if not exc.retryable:
+                for subscriber in subscribers:
+                    subscriber.fail(exc)
+            return  # a transient failure: the next resync tries again
+        missing = {name for s in subscribers for name in s.active()} - listed
+
+        async def one(name: str) -> None:
+            async with self.watcher._resync_sem:
+                action_id = identifier_pb2.ActionIdentifier(
+                    run=identifier_pb2.RunIdentifier(org=self.org, project=self.project, domain=self.domain, name=name),
+                    name="a0",
+                )
+                try:
+                    details = await self.watcher.runs.action_details(action_id)
+                except NotFoundError:
+                    for subscriber in subscribers:
+                        subscriber.forget(name)
+                    return
+                except RemoteError:
+                    return
+                run = run_definition_pb2.Run()
+                run.action.id.CopyFrom(details.id)
+                run.action.metadata.CopyFrom(details.metadata)
+                run.action.status.CopyFrom(details.status)
+                for subscriber in subscribers:
+                    subscriber.offer(run, resynced=True)
+
+        await asyncio.gather(*(one(name) for name in sorted(missing)))
+
     async def _run(self) -> None:
         failures = 0
         resync_task: asyncio.Task[None] | None = None
         try:
-            while self.waiters or self._linger is not None:
+            while not self.idle or self._linger is not None:
                 self.connected.clear()
                 resync_task = asyncio.get_running_loop().create_task(self._resync_when_connected())
                 try:
@@ -135,18 +237,16 @@ class _ProjectStream:
                         for run in message.runs:
                             status = run.action.status
                             self.dispatch(run.action.id.run.name, Phase.from_raw(status.phase), status)
+                            for subscriber in list(self.subscribers):
+                                subscriber.offer(run, resynced=False)
                     log.debug("WatchRuns closed cleanly; reconnecting")
                 except UnimplementedError:
                     self.watcher.watch_runs_supported = False
-                    for group in list(self.waiters.values()):
-                        for waiter in list(group):
-                            waiter.fail(_FallBack())
+                    self.fail_all(_FallBack())
                     return
                 except RemoteError as exc:
                     if not exc.retryable:
-                        for group in list(self.waiters.values()):
-                            for waiter in list(group):
-                                waiter.fail(exc)
+                        self.fail_all(exc)
                         return
                     log.debug("WatchRuns stream failed (%s); reconnecting", exc)
                 finally:
@@ -163,11 +263,16 @@ class _ProjectStream:
             await asyncio.wait_for(self.connected.wait(), _CONNECT_GRACE_S)
         self.connected.set()
         self.connects += 1
-        if self.connects > 1:  # after a reconnect every waiter is re-read
-            await self.watcher.resync([w for g in self.waiters.values() for w in g], self)
+        if self.connects > 1:  # after a reconnect every waiter is re-read, and every subscriber resynced
+            await self._resync_everyone()
         while True:
             await asyncio.sleep(self.watcher.resync_interval)
-            await self.watcher.resync([w for g in self.waiters.values() for w in g], self)
+            await self._resync_everyone()
+
+    async def _resync_everyone(self) -> None:
+        await asyncio.gather(
+            self.watcher.resync([w for g in self.waiters.values() for w in g], self), self.resync_subscribers()
+        )
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:
@@ -184,11 +289,19 @@ class _FallBack(Exception):
 class SharedWatcher:
     """Waits for runs over shared streams; one per (client configuration, event loop)."""
 
-    def __init__(self, rpc: Rpc, *, resync_interval: float = 60.0, linger: float = DEFAULT_LINGER_S) -> None:
+    def __init__(
+        self,
+        rpc: Rpc,
+        *,
+        resync_interval: float = 60.0,
+        linger: float = DEFAULT_LINGER_S,
+        poll_interval: float = DEFAULT_POLL_S,
+    ) -> None:
         self.rpc = rpc
         self.runs = RunService(rpc, Scope(org="", project="", domain=""))  # ids come whole with each call
         self.resync_interval = resync_interval
         self.linger = linger
+        self.poll_interval = poll_interval
         self.watch_runs_supported: bool | None = None
         self._streams: dict[tuple[str, str, str], _ProjectStream] = {}
         self._resync_sem = asyncio.Semaphore(_RESYNC_CONCURRENCY)
@@ -221,6 +334,67 @@ class SharedWatcher:
     def open_streams(self) -> int:
         return sum(1 for s in self._streams.values() if s.task is not None and not s.task.done())
 
+    def _stream(self, org: str, project: str, domain: str) -> _ProjectStream:
+        key = (org, project, domain)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _ProjectStream(self, *key)
+        return stream
+
+    async def watch_runs(self, org: str, project: str, domain: str) -> AsyncIterator[RunPhaseChange]:
+        """Every phase change of the runs of a project and domain from now on (see the module docstring).
+
+        Rides the project's shared WatchRuns stream (opening it if needed); never ends by itself.
+        Raises what the backend answered if it is not worth retrying.
+        """
+        stream = self._stream(org, project, domain)
+        subscriber = Subscriber()
+        stream.subscribe(subscriber)
+        polling = False
+        try:
+            if self.watch_runs_supported is not False:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stream.connected.wait(), _CONNECT_GRACE_S)
+            await self._begin(stream, subscriber)
+            while True:
+                if self.watch_runs_supported is False and not polling:
+                    polling = True
+                    self._alone += 1
+                if polling:
+                    try:
+                        item = await asyncio.wait_for(subscriber.queue.get(), self.poll_interval)
+                    except TimeoutError:
+                        await stream.resync_subscribers([subscriber])
+                        continue
+                else:
+                    item = await subscriber.queue.get()
+                if isinstance(item, _FallBack):
+                    continue  # no WatchRuns here: poll (above)
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stream.unsubscribe(subscriber)
+            if polling:
+                self._alone -= 1
+                await self._close_channel_if_idle(stream)
+
+    async def _begin(self, stream: _ProjectStream, subscriber: Subscriber) -> None:
+        """Take the baseline; a transient failure is retried (the subscription has not begun yet)."""
+        failures = 0
+        while True:
+            began_at = time.time()
+            try:
+                runs, _ = await stream.list_page()
+            except RemoteError as exc:
+                if not exc.retryable:
+                    raise
+                await asyncio.sleep(_RECONNECT.backoff(failures))
+                failures += 1
+                continue
+            subscriber.begin(runs, began_at)
+            return
+
     async def wait(
         self,
         action_id: Any,
@@ -233,10 +407,7 @@ class SharedWatcher:
         if self.watch_runs_supported is False or action_id.name != "a0":
             return await self._wait_alone(waiter)
         run = action_id.run
-        key = (run.org, run.project, run.domain)
-        stream = self._streams.get(key)
-        if stream is None:
-            stream = self._streams[key] = _ProjectStream(self, *key)
+        stream = self._stream(run.org, run.project, run.domain)
         stream.add(waiter)
         checker = asyncio.get_running_loop().create_task(self._first_check(waiter, stream))
         try:

@@ -137,7 +137,8 @@ def test_any_inputs_give_a_value_or_an_error_naming_an_input(tasks, task, inputs
     except InvalidInputError as err:
         names = [e.input_name for e in getattr(err, "errors", [err])]
         assert all(isinstance(n, str) for n in names)
-        assert all(repr(n.split("[")[0].split(".")[0]) in str(err) or n in str(err) for n in names), str(err)
+        # The message quotes the input's path (repr quoting: '...' or "..." when it holds a ').
+        assert all(n in str(err) or repr(n) in str(err) for n in names), str(err)
         assert all(n.split("[")[0].split(".")[0] in set(inputs) | {v.name for v in tasks[task].inputs} for n in names)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import inspect
 import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,6 +52,7 @@ EXPECTED_ALL = {
     "RunResult",
     "RunAbortedError",
     "RunAlreadyExistsError",
+    "RunChange",
     "RunDetails",
     "RunError",
     "RunFailedError",
@@ -175,6 +179,7 @@ def test_io_methods_have_async_twins() -> None:
         ("FlyteClient", "run"),
         ("FlyteClient", "get_run"),
         ("FlyteClient", "list_runs"),
+        ("FlyteClient", "watch_runs"),
     ]:
         descriptor = inspect.getattr_static(getattr(flyte_remote_core, cls_name), method)
         bound = descriptor.__get__(object.__new__(getattr(flyte_remote_core, cls_name)))
@@ -797,6 +802,43 @@ async def test_orchestration_for_real(flyte_devserver: Any) -> None:
         assert (await held.wait.aio(quiet=True, timeout=30)).phase is flyte_remote_core.Phase.ABORTED
     finally:
         flyte_devserver.admin.release_all()
+
+
+@calls("RunChange", "FlyteClient.watch_runs")
+async def test_watching_every_run_of_a_project_for_real(flyte_devserver: Any) -> None:
+    client, admin = flyte_devserver.client, flyte_devserver.admin
+    before = admin.call_count("ListRuns")
+    changes: list[Any] = []
+
+    async def watch() -> None:
+        _CALLED.add("FlyteClient.watch_runs")  # its async form (the blocking one iterates on the client's loop)
+        async for change in client.watch_runs.aio(phases=["SUCCEEDED"], task_name="sample_tasks.add"):
+            changes.append(change)
+
+    watching = asyncio.ensure_future(watch())
+    try:
+        deadline = time.monotonic() + 30
+
+        async def eventually(condition: Callable[[], bool]) -> None:
+            while not condition():
+                if time.monotonic() > deadline:
+                    raise AssertionError("not within 30 s")
+                await asyncio.sleep(0.02)
+
+        await eventually(lambda: admin.call_count("ListRuns") > before)  # the watch took its baseline
+        run = await client.run.aio("sample_tasks.add", {"x": 20, "y": 22})
+        await eventually(lambda: bool(changes))
+    finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+    assert len(changes) == 1 and isinstance(changes[0], flyte_remote_core.RunChange)
+    change = changes[0]
+    assert (change.name, change.phase, change.previous) == (run.name, flyte_remote_core.Phase.SUCCEEDED, "RUNNING")
+    assert change.to_dict()["url"] == client.run_url(run.name) == change.url
+
+    made = call(flyte_remote_core, "RunChange", change.run, flyte_remote_core.Phase.SUCCEEDED)
+    assert (made.name, made.previous, made.resynced, made.task_name) == (run.name, None, False, "sample_tasks.add")
 
 
 @calls("upload_file", "upload_dir", "init")

@@ -28,8 +28,6 @@ from typing import Any
 from flyteidl2.auth.auth_service_connect import AuthMetadataServiceASGIApplication
 from flyteidl2.auth.identity_connect import IdentityServiceASGIApplication
 
-from flyte_remote_core import encode_api_key
-
 from .clients import ClientBook
 from .device import DeviceFlow
 from .grants import PUBLIC_PATHS, Clock, Issuer, Janitor
@@ -112,6 +110,8 @@ class AuthManager:
     def create_api_key(self, endpoint: str, org: str = "", *, name: str = "default") -> str:
         """A new client packed as an API key: ``base64(endpoint:client_id:client_secret:org)``."""
         client_id, secret = self.create_client(name)
+        from flyte_remote_core import encode_api_key  # the client's transport loads only when keys are made
+
         return encode_api_key(endpoint, client_id, secret, org)
 
     def delete_client(self, client_id: str) -> None:

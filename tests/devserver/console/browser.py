@@ -8,9 +8,12 @@ on connections it cannot make.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,6 +50,16 @@ def make_driver(profile_dir: Path) -> webdriver.Chrome:
 def open_page(driver: webdriver.Chrome, url: str, timeout: float = 15.0) -> None:
     """Load ``url`` and wait until the console's script has run on it."""
     driver.get(url)
+    WebDriverWait(driver, timeout).until(
+        lambda d: d.execute_script("return document.documentElement.getAttribute('data-console-ready')") == "true"
+    )
+
+
+def follow(driver: webdriver.Chrome, element: Any, timeout: float = 15.0) -> None:
+    """Click ``element``, which loads another page, and wait until that page's script has run."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, timeout).until(staleness_of(old))
     WebDriverWait(driver, timeout).until(
         lambda d: d.execute_script("return document.documentElement.getAttribute('data-console-ready')") == "true"
     )

@@ -9,7 +9,7 @@ from selenium.webdriver.support.ui import Select
 
 from flyte_remote_core.devserver.pytest_plugin import FlyteDevserverFixture
 
-from .browser import open_page
+from .browser import follow, open_page
 
 
 def _rows(browser: Chrome) -> list[str]:
@@ -39,7 +39,7 @@ def test_newest_first_with_phase_task_and_duration(five_runs: FlyteDevserverFixt
     assert "FAILED" in row.text and "sample_tasks.fail_user" in row.text
     assert row.find_element(By.CSS_SELECTOR, ".duration").text.endswith(" s")
     # Each row links to its run page.
-    row.find_element(By.LINK_TEXT, "list-4").click()
+    follow(browser, row.find_element(By.LINK_TEXT, "list-4"))
     assert browser.find_element(By.ID, "run-name").text == "list-4"
 
 
@@ -47,7 +47,7 @@ def test_filter_by_phase_in_the_form_and_by_task_in_the_url(five_runs: FlyteDevs
     base = f"{five_runs.server.url}/v2/domain/development/project/flytesnacks/runs"
     open_page(browser, base)
     Select(browser.find_element(By.NAME, "phase")).select_by_value("FAILED")
-    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "form.filters button"))
     assert "phase=FAILED" in browser.current_url
     assert _rows(browser) == ["list-4", "list-2"]
     open_page(browser, base + "?task=add")
@@ -60,10 +60,10 @@ def test_pages(five_runs: FlyteDevserverFixture, browser: Chrome) -> None:
     open_page(browser, f"{five_runs.server.url}/v2/domain/development/project/flytesnacks/runs?size=2")
     assert _rows(browser) == ["list-5", "list-4"]
     assert "page 1 of 3" in browser.find_element(By.CSS_SELECTOR, ".page-no").text
-    browser.find_element(By.CSS_SELECTOR, "a.next").click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "a.next"))
     assert _rows(browser) == ["list-3", "list-2"]
-    browser.find_element(By.CSS_SELECTOR, "a.next").click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "a.next"))
     assert _rows(browser) == ["list-1"]
     assert browser.find_elements(By.CSS_SELECTOR, "a.next") == []
-    browser.find_element(By.CSS_SELECTOR, "a.prev").click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "a.prev"))
     assert _rows(browser) == ["list-3", "list-2"]

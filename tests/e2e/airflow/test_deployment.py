@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import pytest
 
 from flyte_remote_core.devserver import DevServer
 
+from ..flyte_runs import new_runs, run_names
 from .deployment import Deployment, airflow_deployment, wait_until
 
 pytestmark = pytest.mark.timeout(900)
@@ -69,16 +69,6 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, flyte: DevServer) -> Itera
         yield deployment
 
 
-def _names(flyte: DevServer, task_name: str) -> set[str]:
-    with flyte.client() as client:
-        return {r.name for r in client.list_runs(task_name=task_name, limit=1000)}
-
-
-def _new_runs(flyte: DevServer, task_name: str, before: set[str]) -> list[Any]:
-    with flyte.client() as client:
-        return [r for r in client.list_runs(task_name=task_name, limit=1000) if r.name not in before]
-
-
 def _parse(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
@@ -87,12 +77,12 @@ def test_clearing_a_deferred_task_aborts_the_old_run_and_the_new_try_launches_fr
     airflow: Deployment, flyte: DevServer
 ) -> None:
     before = flyte.admin.call_count("CreateRun")
-    known = _names(flyte, "sample_tasks.sleepy")
+    known = run_names(flyte, "sample_tasks.sleepy")
     run_id = airflow.trigger("e2e_clear")
     wait_until(
         lambda: airflow.task_instance("e2e_clear", run_id, "flyte")["state"] == "deferred", 120, "deferral", airflow
     )
-    first = _new_runs(flyte, "sample_tasks.sleepy", known)
+    first = new_runs(flyte, "sample_tasks.sleepy", known)
     assert len(first) == 1 and first[0].phase.value == "RUNNING", first
     airflow.clear("e2e_clear", run_id, "flyte")
 
@@ -103,7 +93,7 @@ def test_clearing_a_deferred_task_aborts_the_old_run_and_the_new_try_launches_fr
     with flyte.client() as client:
         old = client.get_run(first[0].name)
         assert old.phase.value == "ABORTED", old
-        runs = _new_runs(flyte, "sample_tasks.sleepy", known)
+        runs = new_runs(flyte, "sample_tasks.sleepy", known)
         assert sorted(r.phase.value for r in runs) == ["ABORTED", "SUCCEEDED"]
 
 
@@ -134,12 +124,12 @@ def test_a_hundred_deferred_tasks_share_one_stream_in_the_triggerer(airflow: Dep
 def test_a_deadline_while_deferred_aborts_the_run_and_fails_the_task_on_time(
     airflow: Deployment, flyte: DevServer
 ) -> None:
-    known = _names(flyte, "sample_tasks.hang")
+    known = run_names(flyte, "sample_tasks.hang")
     run_id = airflow.trigger("e2e_deadline")
     assert airflow.wait_dag_run("e2e_deadline", run_id, 180) == "failed", airflow.logs()
     ti = airflow.task_instance("e2e_deadline", run_id, "late")
     assert ti["state"] == "failed", ti
-    (run,) = _new_runs(flyte, "sample_tasks.hang", known)
+    (run,) = new_runs(flyte, "sample_tasks.hang", known)
     assert run.phase.value == "ABORTED"
     # The run was aborted at the deadline (10 s after the operator started); Airflow must mark the
     # task failed within 5 s of it (it took 18 to 30 s before).

@@ -1,0 +1,323 @@
+"""Our client and the official Flyte 2 SDK side by side, against one devserver.
+
+Each measure runs in a fresh process per client (``side_by_side_driver.py``: ours under this
+Python, the SDK under ``.venv-sdk``, ``make install-sdk``), interleaved over ``--rounds``, and
+the table shows the ratio ours / SDK next to the goal of issue 14. The devserver runs in this
+process and does the holding and releasing, so both clients see exactly the same server.
+
+``--write-docs FILE`` writes the table as Markdown with the machine and the date: the results
+in the docs come from such a run, never typed by hand. Run with
+``python -m benchmarks.bench_side_by_side`` (``make bench`` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import machine, markdown_table, mean, percentile, stamp, verdict, write_section
+
+REPO = Path(__file__).resolve().parents[1]
+DRIVER = str(Path(__file__).with_name("side_by_side_driver.py"))
+PYTHONS = {"ours": sys.executable, "sdk": str(REPO / ".venv-sdk" / "bin" / "python")}
+
+
+@dataclass
+class Measure:
+    """One row: samples per client, how to read them, and the goal on the ratio ours / SDK."""
+
+    name: str
+    unit: str
+    higher_is_better: bool
+    goal: float
+    samples: dict[str, list[float]] = field(default_factory=lambda: {"ours": [], "sdk": []})
+
+    def value(self, kind: str) -> float:
+        return mean(self.samples[kind])
+
+    def ratio(self) -> float:
+        sdk = self.value("sdk")
+        return self.value("ours") / sdk if sdk else float("nan")
+
+    def met(self) -> bool:
+        ratio = self.ratio()
+        return ratio >= self.goal if self.higher_is_better else ratio <= self.goal
+
+    def goal_text(self) -> str:
+        return f"{'>=' if self.higher_is_better else '<='} {self.goal:g}"
+
+
+class Driver:
+    """A driver process for one client and one command, speaking JSON lines."""
+
+    def __init__(self, kind: str, endpoint: str, *args: str) -> None:
+        env = dict(os.environ, PYTHONPATH=str(REPO) if kind == "ours" else "", NO_COLOR="1")
+        self.proc = subprocess.Popen(
+            [PYTHONS[kind], DRIVER, kind, endpoint, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tempfile.gettempdir(),
+        )
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"driver {self.proc.args} ended (exit {self.proc.wait()})")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def finish(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        if self.proc.wait(timeout=600) != 0:
+            raise RuntimeError(f"driver {self.proc.args} failed with exit {self.proc.returncode}")
+
+
+def one_shot(kind: str, endpoint: str, *args: str) -> dict[str, Any]:
+    driver = Driver(kind, endpoint, *args)
+    result = driver.read()
+    driver.finish()
+    return result
+
+
+class Bench:
+    def __init__(self, server: Any) -> None:
+        from flyte_remote_core import FlyteClient
+
+        self.server = server
+        self.endpoint: str = server.endpoint
+        self.client = FlyteClient(self.endpoint, insecure=True)
+
+    def held_runs(self, n: int) -> list[str]:
+        """n runs of sample_tasks.add kept RUNNING by the server until released."""
+        from flyte_remote_core import FlyteClient
+
+        self.server.admin.hold(all_new_runs=True)
+
+        async def launch_all() -> list[str]:
+            async with FlyteClient(self.endpoint, insecure=True) as client:
+                task = await client.get_task.aio("sample_tasks.add")
+                sem = asyncio.Semaphore(32)
+
+                async def one(i: int) -> str:
+                    async with sem:
+                        return str((await client.run.aio(task, {"x": i, "y": 1})).name)
+
+                return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+        return asyncio.run(launch_all())
+
+    def end_times(self, names: list[str]) -> dict[str, float]:
+        wanted = set(names)
+        found: dict[str, float] = {}
+        for run in self.client.list_runs(task_name="sample_tasks.add", limit=len(names) + 10_000):
+            status = run.pb2.action.status
+            if run.name in wanted and status.HasField("end_time"):
+                found[run.name] = status.end_time.ToNanoseconds() / 1e9
+        missing = wanted - set(found)
+        if missing:
+            raise RuntimeError(f"{len(missing)} runs have no end time, e.g. {sorted(missing)[:3]}")
+        return found
+
+    def sequential_notice(self, kind: str, n: int) -> list[float]:
+        names = self.held_runs(n)
+        time.sleep(1.0)  # all RUNNING
+        driver = Driver(kind, self.endpoint, "sequential")
+        done: dict[str, float] = {}
+        for name in names:
+            driver.send(name)
+            assert driver.read()["waiting"] == name
+            self.server.admin.release(name)
+            reply = driver.read()
+            done[reply["done"]] = reply["t"]
+        driver.finish()
+        ends = self.end_times(names)
+        return [done[name] - ends[name] for name in names]
+
+    def concurrent_waits(self, kind: str, n: int) -> tuple[list[float], float, float]:
+        """(notice delays, release -> all told in s, RSS KB per waited run)."""
+        names = self.held_runs(n)
+        driver = Driver(kind, self.endpoint, "waits")
+        driver.send(json.dumps(names))
+        ready = driver.read()
+        released = time.time()
+        self.server.admin.release(*names)
+        done = driver.read()["done"]
+        driver.finish()
+        if set(done) != set(names):
+            raise RuntimeError(f"{kind}: {len(set(names) - set(done))} waits never returned")
+        ends = self.end_times(names)
+        return [done[name] - ends[name] for name in names], max(done.values()) - released, ready["rss_kb"] / n
+
+
+@contextmanager
+def devserver() -> Iterator[Any]:
+    from flyte_remote_core.devserver import DevServer
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        DevServer(
+            tasks=["tests.devserver.sample_tasks"], port=0, data_dir=tmp, workers=2, max_concurrent_streams=100
+        ) as server,
+    ):
+        yield server
+
+
+def devserver_start_seconds() -> float:
+    """Spawn the CLI as users run it, until it says it is ready."""
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flyte_remote_core.devserver", "--port", "0", "--data-dir", tmp],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "ready" in line:
+                break
+        elapsed = time.perf_counter() - started
+        proc.terminate()
+        proc.wait(timeout=10)
+        return elapsed
+
+
+def run(args: argparse.Namespace) -> tuple[list[Measure], list[tuple[str, str, str, str]]]:
+    m = {
+        "p50": Measure("notice latency p50 (run ends -> waiter returns)", "ms", False, 0.8),
+        "p99": Measure("notice latency p99, sequential waits", "ms", False, 0.8),
+        "seq": Measure("launches/s, sequential", "runs/s", True, 1.5),
+        "par": Measure("launches/s, 32 in flight", "runs/s", True, 1.5),
+        "wp99": Measure(f"{args.waits:,} concurrent waits: p99 notice", "ms", False, 0.8),
+        "wall": Measure(f"{args.waits:,} concurrent waits: release -> all told", "s", False, 0.5),
+        "rss": Measure("RSS growth per waited run", "KB", False, 0.5),
+        "size": Measure("site-packages of a core install", "MB", False, 0.5),
+        "fresh": Measure("fresh process: import + init + first call", "ms", False, 0.5),
+        "e2e": Measure("trivial runs end to end per second (32 in flight)", "runs/s", True, 1.5),
+    }
+    absolute: list[tuple[str, str, str, str]] = []
+    kinds = ("ours", "sdk")
+    with devserver() as server:
+        bench = Bench(server)
+        for _ in range(args.rounds):  # end to end first: nothing is held yet
+            for kind in kinds:
+                m["e2e"].samples[kind].append(one_shot(kind, bench.endpoint, "e2e", str(args.e2e), "32")["rate"])
+        for _ in range(args.rounds):
+            for kind in kinds:
+                lat = bench.sequential_notice(kind, args.sequential)
+                m["p50"].samples[kind].append(percentile(lat, 50) * 1000)
+                m["p99"].samples[kind].append(percentile(lat, 99) * 1000)
+                for key, n, conc in (("seq", args.launches // 3, 1), ("par", args.launches, 32)):
+                    server.admin.hold(all_new_runs=True)  # launched runs stay put: no load behind
+                    m[key].samples[kind].append(one_shot(kind, bench.endpoint, "launch", str(n), str(conc))["rate"])
+                delays, wall, kb = bench.concurrent_waits(kind, args.waits)
+                m["wp99"].samples[kind].append(percentile(delays, 99) * 1000)
+                m["wall"].samples[kind].append(wall)
+                m["rss"].samples[kind].append(kb)
+                m["fresh"].samples[kind].append(one_shot(kind, bench.endpoint, "first_call")["seconds"] * 1000)
+        for kind, dist in (("ours", "flyte-integrations"), ("sdk", "flyte")):
+            m["size"].samples[kind].append(one_shot(kind, bench.endpoint, "size", dist)["bytes"] / 1e6)
+        bench.client.close()
+    starts = [devserver_start_seconds() for _ in range(args.rounds * 2)]
+    absolute.append(
+        (
+            "devserver start to ready (CLI process), mean / max",
+            f"{mean(starts) * 1000:.0f} / {max(starts) * 1000:.0f} ms",
+            "<= 500 ms",
+            verdict(max(starts) <= 0.5),
+        )
+    )
+    return list(m.values()), absolute
+
+
+def fmt(value: float) -> str:
+    return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.0f}"
+
+
+def table_rows(measures: list[Measure]) -> list[list[str]]:
+    return [
+        [x.name, f"{fmt(x.value('ours'))} {x.unit}", f"{fmt(x.value('sdk'))} {x.unit}", f"{x.ratio():.2f}",
+         x.goal_text(), verdict(x.met())]
+        for x in measures
+    ]  # fmt: skip
+
+
+HEADER = ["measure", "ours", "official SDK", "ratio ours/SDK", "goal", "met"]
+
+
+def markdown(measures: list[Measure], absolute: list[tuple[str, str, str, str]], args: argparse.Namespace) -> str:
+    from importlib.metadata import version
+
+    sdk_version = subprocess.run(
+        [PYTHONS["sdk"], "-c", "import importlib.metadata as m; print(m.version('flyte'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    lines = [
+        "## Our client and the official SDK, side by side",
+        "",
+        f"`python -m benchmarks.bench_side_by_side`, {stamp()}, {machine()}; "
+        f"flyte-integrations {version('flyte-integrations')}, flyte {sdk_version}; "
+        f"{args.rounds} interleaved rounds against one devserver (2 workers, 100 streams per connection).",
+        "",
+        *markdown_table(HEADER, table_rows(measures)),
+        "",
+        *markdown_table(["measure", "value", "goal", "met"], absolute),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--sequential", type=int, default=40, help="sequential waits per round")
+    parser.add_argument("--launches", type=int, default=300, help="launches with 32 in flight (a third sequentially)")
+    parser.add_argument("--waits", type=int, default=2000, help="concurrent waits")
+    parser.add_argument("--e2e", type=int, default=200, help="runs end to end")
+    parser.add_argument("--write-docs", metavar="FILE", default=None)
+    args = parser.parse_args(argv)
+    if not Path(PYTHONS["sdk"]).exists():
+        print(f"the official SDK is not installed in {PYTHONS['sdk']}: run `make install-sdk`", file=sys.stderr)
+        return 2
+    measures, absolute = run(args)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="our client / the official SDK, side by side")
+    for column in HEADER:
+        table.add_column(column)
+    for row in table_rows(measures):
+        table.add_row(*row)
+    for name, value, goal, met in absolute:
+        table.add_row(name, value, "", "", goal, met)
+    Console(width=150).print(table)
+    if args.write_docs:
+        write_section(args.write_docs, "side-by-side", markdown(measures, absolute, args))
+        print(f"wrote {args.write_docs}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
