@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import ssl
-from urllib.parse import quote
 
 from .._syncify import LoopThread
-from .._transport import ClientConfig, Endpoint, Rpc, console_url
+from .._transport import ClientConfig, Endpoint, Rpc, console_url, run_page_url
 from ._catalog import IdentityService, ProjectService, SecretService, TriggerService
 from ._data import DataService
 from ._runs import RunService
@@ -49,9 +48,7 @@ class ServiceSet:
     ) -> str:
         project, domain = self.scope.resolve(project, domain)
         if self._console_base:
-            # Each name is one path segment (a "/" or "?" in it must not end the segment).
-            url = f"{self._console_base}/v2/domain/{_seg(domain)}/project/{_seg(project)}/runs/{_seg(run_name)}"
-            return url + (f"?i={_seg(action)}" if action else "")
+            return run_page_url(self._console_base, project=project, domain=domain, run_name=run_name, action=action)
         return console_url(
             self.config.endpoint,
             insecure=self.config.insecure,
@@ -67,7 +64,3 @@ class ServiceSet:
         if self.config.ca_cert_file_path:
             return ssl.create_default_context(cafile=self.config.ca_cert_file_path)
         return True
-
-
-def _seg(value: str) -> str:
-    return quote(str(value), safe="")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ._auth import ApiKey, encode_api_key, parse_api_key
 from ._channel import ChannelConfig, channel_config, create_channel
 from ._config import ClientConfig, settings_from_env
-from ._endpoint import Endpoint, console_url, parse_endpoint
+from ._endpoint import Endpoint, console_url, parse_endpoint, run_page_url
 from ._rpc import RetryPolicy, Rpc, collect_pages, is_transient
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "is_transient",
     "parse_api_key",
     "parse_endpoint",
+    "run_page_url",
     "settings_from_env",
 ]

@@ -137,11 +137,15 @@ def console_url(
     scheme = "https" if secure else "http"
     default = 443 if secure else 80
     netloc = ep.host_for_url() if ep.port == default else f"{ep.host_for_url()}:{ep.port}"
+    return run_page_url(f"{scheme}://{netloc}", project=project, domain=domain, run_name=run_name, action=action)
+
+
+def run_page_url(base: str, *, project: str, domain: str, run_name: str, action: str | None = None) -> str:
+    """``base`` + the run page's path; each name is one percent-encoded path segment (a "/" or
+    "?" in it must not end the segment)."""
 
     def seg(value: str) -> str:
         return quote(str(value), safe="")
 
-    url = f"{scheme}://{netloc}/v2/domain/{seg(domain)}/project/{seg(project)}/runs/{seg(run_name)}"
-    if action:
-        url += f"?i={quote(str(action), safe='')}"
-    return url
+    url = f"{base.rstrip('/')}/v2/domain/{seg(domain)}/project/{seg(project)}/runs/{seg(run_name)}"
+    return url + (f"?i={seg(action)}" if action else "")

@@ -20,3 +20,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: fl
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def scaffold_flyte_component(sandbox: Any, attributes: dict[str, Any]) -> Any:
+    """A ``FlyteTaskComponent`` with these YAML attributes in a Dagster components sandbox; its defs path."""
+    from flyte_dagster import FlyteTaskComponent
+
+    return sandbox.scaffold_component(
+        component_cls=FlyteTaskComponent,
+        defs_yaml_contents={"type": "flyte_dagster.FlyteTaskComponent", "attributes": attributes},
+    )

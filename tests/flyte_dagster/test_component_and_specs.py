@@ -14,24 +14,21 @@ from flyte_dagster import (
     load_flyte_asset_specs,
 )
 
-from .helpers import create_runs
+from .helpers import create_runs, scaffold_flyte_component
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_component_loads_in_the_sandbox_and_materializes(flyte_devserver):
     with create_defs_folder_sandbox() as sandbox:
-        defs_path = sandbox.scaffold_component(
-            component_cls=FlyteTaskComponent,
-            defs_yaml_contents={
-                "type": "flyte_dagster.FlyteTaskComponent",
-                "attributes": {
-                    "task": "sample_tasks.add",
-                    "key": "flyte/total",
-                    "inputs": {"x": 20, "y": 22},
-                    "group_name": "flyte_tasks",
-                    "connection": {"endpoint": flyte_devserver.endpoint, "insecure": True},
-                },
+        defs_path = scaffold_flyte_component(
+            sandbox,
+            {
+                "task": "sample_tasks.add",
+                "key": "flyte/total",
+                "inputs": {"x": 20, "y": 22},
+                "group_name": "flyte_tasks",
+                "connection": {"endpoint": flyte_devserver.endpoint, "insecure": True},
             },
         )
         with sandbox.load_component_and_build_defs(defs_path=defs_path) as (component, defs):

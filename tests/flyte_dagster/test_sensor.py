@@ -12,6 +12,8 @@ from dagster.components.testing import create_defs_folder_sandbox
 
 from flyte_dagster import FlyteResource, FlyteTaskComponent, build_flyte_asset, build_flyte_run_sensor
 
+from .helpers import scaffold_flyte_component
+
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -213,27 +215,24 @@ def test_phases_accept_a_single_name_any_case_and_phase_members():
 def test_component_declares_sensors_in_yaml(flyte_devserver):
     client = flyte_devserver.client
     with create_defs_folder_sandbox() as sandbox:
-        defs_path = sandbox.scaffold_component(
-            component_cls=FlyteTaskComponent,
-            defs_yaml_contents={
-                "type": "flyte_dagster.FlyteTaskComponent",
-                "attributes": {
-                    "task": "sample_tasks.add",
-                    "key": "flyte/total",
-                    "inputs": {"x": 1, "y": 2},
-                    "interface": {"inputs": {"x": "int", "y": "int"}, "outputs": ["o0"]},
-                    "connection": {"endpoint": flyte_devserver.endpoint, "insecure": True},
-                    "sensors": [
-                        {"minimum_interval_seconds": 60},
-                        {
-                            "name": "greetings",
-                            "asset_key": "flyte/greeting",
-                            "task_name": "sample_tasks.greet",
-                            "phases": ["SUCCEEDED", "FAILED"],
-                            "running": True,
-                        },
-                    ],
-                },
+        defs_path = scaffold_flyte_component(
+            sandbox,
+            {
+                "task": "sample_tasks.add",
+                "key": "flyte/total",
+                "inputs": {"x": 1, "y": 2},
+                "interface": {"inputs": {"x": "int", "y": "int"}, "outputs": ["o0"]},
+                "connection": {"endpoint": flyte_devserver.endpoint, "insecure": True},
+                "sensors": [
+                    {"minimum_interval_seconds": 60},
+                    {
+                        "name": "greetings",
+                        "asset_key": "flyte/greeting",
+                        "task_name": "sample_tasks.greet",
+                        "phases": ["SUCCEEDED", "FAILED"],
+                        "running": True,
+                    },
+                ],
             },
         )
         with sandbox.load_component_and_build_defs(defs_path=defs_path) as (component, defs):
@@ -262,16 +261,13 @@ def test_component_declares_sensors_in_yaml(flyte_devserver):
 
 def test_component_rejects_a_bad_phase_at_load():
     with create_defs_folder_sandbox() as sandbox:
-        defs_path = sandbox.scaffold_component(
-            component_cls=FlyteTaskComponent,
-            defs_yaml_contents={
-                "type": "flyte_dagster.FlyteTaskComponent",
-                "attributes": {
-                    "task": "sample_tasks.add",
-                    "inputs": {"x": 1, "y": 2},
-                    "interface": {"inputs": {"x": "int", "y": "int"}, "outputs": ["o0"]},
-                    "sensors": [{"phases": ["DONE"]}],
-                },
+        defs_path = scaffold_flyte_component(
+            sandbox,
+            {
+                "task": "sample_tasks.add",
+                "inputs": {"x": 1, "y": 2},
+                "interface": {"inputs": {"x": "int", "y": "int"}, "outputs": ["o0"]},
+                "sensors": [{"phases": ["DONE"]}],
             },
         )
         with pytest.raises(Exception) as info:
