@@ -82,6 +82,14 @@ def test_clearing_a_deferred_task_aborts_the_old_run_and_the_new_try_launches_fr
     wait_until(
         lambda: airflow.task_instance("e2e_clear", run_id, "flyte")["state"] == "deferred", 120, "deferral", airflow
     )
+    # Deferred at once (wait_before_defer=0): its run may still be starting its worker. Clear it
+    # while it is RUNNING (a bound, not a timing).
+    wait_until(
+        lambda: [r.phase.value for r in new_runs(flyte, "sample_tasks.sleepy", known)] == ["RUNNING"],
+        60,
+        "the one Flyte run RUNNING",
+        airflow,
+    )
     first = new_runs(flyte, "sample_tasks.sleepy", known)
     assert len(first) == 1 and first[0].phase.value == "RUNNING", first
     airflow.clear("e2e_clear", run_id, "flyte")
