@@ -176,11 +176,14 @@ class _ProjectStream:
     async def list_page(self, token: str = "") -> tuple[list[Any], str]:
         return await self.runs.list_page(self.project, self.domain, task_name=None, token=token, size=_LIST_PAGE)
 
-    async def resync_subscribers(self, only: Iterable[Subscriber] | None = None) -> None:
-        """Re-list the runs and re-read the active ones the listing missed; each subscriber takes the news."""
+    async def resync_subscribers(self, only: Iterable[Subscriber] | None = None) -> bool:
+        """Re-list the runs and re-read the active ones the listing missed; each subscriber takes the news.
+
+        Returns False when a transient failure left something unread (the caller may try again).
+        """
         subscribers = [s for s in (self.subscribers if only is None else only) if s.ready]
         if not subscribers:
-            return
+            return True
         listed: set[str] = set()
         token = ""
         try:
@@ -197,10 +200,11 @@ class _ProjectStream:
             if not exc.retryable:
                 for subscriber in subscribers:
                     subscriber.fail(exc)
-            return  # a transient failure: the next resync tries again
+                return True
+            return False  # a transient failure: the caller tries again
         missing = {name for s in subscribers for name in s.active()} - listed
 
-        async def one(name: str) -> None:
+        async def one(name: str) -> bool:
             async with self.watcher._resync_sem:
                 action_id = identifier_pb2.ActionIdentifier(
                     run=identifier_pb2.RunIdentifier(org=self.org, project=self.project, domain=self.domain, name=name),
@@ -211,17 +215,18 @@ class _ProjectStream:
                 except NotFoundError:
                     for subscriber in subscribers:
                         subscriber.forget(name)
-                    return
-                except RemoteError:
-                    return
+                    return True
+                except RemoteError as exc:
+                    return not exc.retryable
                 run = run_definition_pb2.Run()
                 run.action.id.CopyFrom(details.id)
                 run.action.metadata.CopyFrom(details.metadata)
                 run.action.status.CopyFrom(details.status)
                 for subscriber in subscribers:
                     subscriber.offer(run, resynced=True)
+                return True
 
-        await asyncio.gather(*(one(name) for name in sorted(missing)))
+        return all(await asyncio.gather(*(one(name) for name in sorted(missing))))
 
     async def _run(self) -> None:
         failures = 0
@@ -270,9 +275,20 @@ class _ProjectStream:
             await self._resync_everyone()
 
     async def _resync_everyone(self) -> None:
-        await asyncio.gather(
-            self.watcher.resync([w for g in self.waiters.values() for w in g], self), self.resync_subscribers()
-        )
+        """Re-read every waiter and resync every subscriber, again (backing off) until nothing failed.
+
+        A re-read that fails transiently is not a reason to wait for the next periodic resync: the
+        terminal transition it would have caught may have happened while the stream was down.
+        """
+        failures = 0
+        while True:
+            waited, listed = await asyncio.gather(
+                self.watcher.resync([w for g in self.waiters.values() for w in g], self), self.resync_subscribers()
+            )
+            if waited and listed:
+                return
+            await asyncio.sleep(_RECONNECT.backoff(failures))
+            failures += 1
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:
@@ -421,22 +437,28 @@ class SharedWatcher:
     async def _first_check(self, waiter: _Waiter, stream: _ProjectStream) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stream.connected.wait(), _CONNECT_GRACE_S)
-        await self.resync([waiter], stream)
+        failures = 0
+        while not await self.resync([waiter], stream):  # a run that ended before the wait is seen
+            await asyncio.sleep(_RECONNECT.backoff(failures))
+            failures += 1
 
-    async def resync(self, waiters: list[_Waiter], stream: _ProjectStream) -> None:
-        async def one(waiter: _Waiter) -> None:
+    async def resync(self, waiters: list[_Waiter], stream: _ProjectStream) -> bool:
+        """Re-read each waiter's run; False when a transient failure left one unread."""
+
+        async def one(waiter: _Waiter) -> bool:
             async with self._resync_sem:
                 if waiter.future.done():
-                    return
+                    return True
                 try:
                     status = await self._read_status(waiter.action_id)
                 except RemoteError as exc:
                     if not exc.retryable:
                         waiter.fail(exc)
-                    return
+                    return not exc.retryable
                 waiter.offer(Phase.from_raw(status.phase), status)
+                return True
 
-        await asyncio.gather(*(one(w) for w in waiters))
+        return all(await asyncio.gather(*(one(w) for w in waiters)))
 
     async def _read_status(self, action_id: Any) -> Any:
         return (await self.runs.action_details(action_id)).status

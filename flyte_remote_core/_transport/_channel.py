@@ -45,7 +45,12 @@ __all__ = ["DEFAULT_GRPC_OPTIONS", "ChannelConfig", "channel_config", "create_ch
 # counting strikes; a grpc-go server with its default 5-minute enforcement would send
 # GOAWAY(too_many_pings), after which grpc-core doubles the client's keepalive time
 # by itself, so the worst case is one reconnect, not a failure loop.
+# Reconnect backoff: grpc-core's default grows to 120 s, so after an outage of a few minutes a
+# watch could stay blind for up to two minutes after the backend is back (its RPCs fail fast
+# while the channel sits in TRANSIENT_FAILURE). Capped at 5 s, like the watcher's own backoff.
 DEFAULT_GRPC_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 5_000),
     ("grpc.keepalive_time_ms", 20_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),

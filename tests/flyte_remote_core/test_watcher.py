@@ -120,6 +120,39 @@ def test_dropped_streams_reconnect_and_miss_nothing(small_server) -> None:
         client.close()
 
 
+def test_a_reconnect_re_read_that_fails_is_tried_again(small_server) -> None:
+    """The run ends while the stream is down, the new stream's first batch does not hold it (100
+    newer runs do), and the re-read after the reconnect fails past the unary retries: the wait must
+    try the re-read again rather than stay blind until the periodic resync a minute later."""
+    client = small_server.client()
+    try:
+        small_server.admin.hold(all_new_runs=True)
+        watched = client.run("sample_tasks.add", {"x": 1, "y": 1})
+        for i in range(100):  # newer runs fill the first batch of every WatchRuns stream
+            client.run("sample_tasks.add", {"x": i, "y": 2})
+
+        small_server.admin.reset_counters()
+
+        async def main() -> Phase:
+            wait = asyncio.ensure_future(watched.wait.aio(quiet=True, timeout=30))
+            await _until_async(lambda: _open_streams(small_server) >= 1, "the wait opening its watch stream")
+            await _until_async(
+                lambda: small_server.admin.call_count("GetActionDetails") >= 1, "the wait's first read"
+            )
+            small_server.admin.fail_next("WatchRuns", "UNAVAILABLE", count=2)
+            small_server.admin.fail_next("GetActionDetails", "UNAVAILABLE", count=6)  # unary retries: 5
+            assert small_server.admin.drop_streams("test cut") == 1
+            small_server.admin.release(watched.name)
+            return (await wait).phase
+
+        assert asyncio.run(main()) is Phase.SUCCEEDED
+        assert small_server.admin.call_count("GetActionDetails") >= 7  # failed 6 times, then read
+    finally:
+        small_server.admin.clear_faults()
+        small_server.admin.release_all()
+        client.close()
+
+
 def _wait_in_thread(run, *, timeout: float) -> tuple[threading.Thread, dict[str, object]]:
     """Start ``run.wait()`` in a thread; the dict gets ``run`` or ``error`` when it ends."""
     result: dict[str, object] = {}
@@ -147,8 +180,9 @@ def _assert_wait_ended_by_the_restart(run, thread: threading.Thread, result: dic
     assert "restart" in err.value.message.lower()
 
 
-def test_server_restart_during_wait_is_survived(tmp_path) -> None:
-    """Kill the server under a waiting client, start it again on the same port and data dir."""
+def _restart_under_a_wait(tmp_path, *, while_down: Callable[[int], None], run_s: int, wait_s: float) -> float:
+    """Stop the devserver under a waiting client, call ``while_down(port)``, start it again on the
+    same port and data dir; assert the wait ended by the restart and return how long that took."""
     from flyte_remote_core.devserver import DevServer
 
     first = DevServer(tasks=["tests.devserver.sample_tasks"], port=0, data_dir=tmp_path)
@@ -156,23 +190,39 @@ def test_server_restart_during_wait_is_survived(tmp_path) -> None:
     port = first.port
     client = first.client()
     try:
-        run = client.run("sample_tasks.sleepy", {"seconds": 30})
+        run = client.run("sample_tasks.sleepy", {"seconds": run_s})
         # Unary polls, not a wait: no watch stream may be open before the waiting thread's.
         _until(lambda: run.sync().phase is Phase.RUNNING, "the run starting")
         assert _open_streams(first) == 0
-        thread, result = _wait_in_thread(run, timeout=60)
+        thread, result = _wait_in_thread(run, timeout=wait_s)
         _until(lambda: _open_streams(first) >= 1, "the wait opening its watch stream")
         first.stop()
-        _await_redial(port)
+        while_down(port)
         second = DevServer(tasks=["tests.devserver.sample_tasks"], port=port, data_dir=tmp_path)
         second.start()
+        back_at = time.monotonic()
         try:
+            thread.join(timeout=wait_s)
+            noticed_after = time.monotonic() - back_at
             _assert_wait_ended_by_the_restart(run, thread, result)
+            return noticed_after
         finally:
             second.stop()
     finally:
         client.close()
         first.stop()
+
+
+def test_server_restart_during_wait_is_survived(tmp_path) -> None:
+    """Kill the server under a waiting client, start it again on the same port and data dir."""
+    _restart_under_a_wait(tmp_path, while_down=_await_redial, run_s=30, wait_s=60)
+
+
+def test_a_long_outage_is_noticed_within_seconds_of_the_backend_coming_back(tmp_path) -> None:
+    """After 27 s down, grpc-core's default reconnect backoff (1 s growing by 1.6x to 120 s) would
+    leave the wait blind for another 16-19 s (measured); capped at 5 s, it notices within seconds."""
+    noticed_after = _restart_under_a_wait(tmp_path, while_down=lambda _port: time.sleep(27), run_s=120, wait_s=120)
+    assert noticed_after < 10, f"the wait noticed the restarted backend only after {noticed_after:.1f} s"
 
 
 def test_backend_without_watch_runs_falls_back_to_one_stream_per_run(small_server) -> None:
