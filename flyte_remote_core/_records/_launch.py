@@ -8,6 +8,7 @@ existing run. The label also makes retrying CreateRun safe.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -104,8 +105,11 @@ def run_spec(
 
 
 async def get_run(services: Services, name: str, *, project: str | None, domain: str | None) -> Run:
+    read_at = time.monotonic()
     details = RunDetails(await services.runs.details(services.scope.run_id(name, project, domain)), services=services)
-    return Run.from_details(details)
+    run = Run.from_details(details)
+    run._read_at = read_at
+    return run
 
 
 async def find_run(services: Services, name: str, *, project: str, domain: str) -> Run | None:
@@ -142,6 +146,7 @@ async def create_run(
                 raise
             return None
 
+    read_at = time.monotonic()  # before the server could have read the state it answers with
     if services.data.may_inline(inputs):
         try:
             created = await send(inline=True)
@@ -154,7 +159,9 @@ async def create_run(
         created = await send(inline=False)
     if not name:
         assert created is not None
-        return Run(created, services=services)
+        run = Run(created, services=services)
+        run._read_at = read_at
+        return run
     run = await get_run(services, name, project=project, domain=domain)
     owner = run._details.pb2.run_spec.labels.values.get(LAUNCH_LABEL) if run._details else None
     if owner is not None and owner != launch_id:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +68,9 @@ class Run(ToJSONMixin, BoundRecord):
         self.pb2 = pb2
         self._details = _details
         self._services = services
+        # When the request that read ``pb2``'s status was sent (monotonic): lets a wait skip
+        # reading the run again when the watch stream has been live since before then.
+        self._read_at: float | None = None
 
     @classmethod
     def from_details(cls, details: RunDetails) -> Run:
@@ -130,8 +134,10 @@ class Run(ToJSONMixin, BoundRecord):
     @syncify
     async def details(self) -> RunDetails:
         services = self._require()
+        read_at = time.monotonic()
         self._details = RunDetails(await services.runs.details(self.run_id), services=services)
         self.pb2.action.status.CopyFrom(self._details.pb2.action.status)
+        self._read_at = read_at
         return self._details
 
     @syncify
@@ -155,7 +161,10 @@ class Run(ToJSONMixin, BoundRecord):
         Raises :class:`WaitTimeoutError` after ``timeout`` seconds; the run itself goes on.
         Uses the client's shared watcher, so thousands of waits share a few streams.
         """
-        status = await wait_action(self._require(), self.pb2.action.id, quiet=quiet, wait_for=wait_for, timeout=timeout)
+        known = (self.pb2.action.status, self._read_at) if self._read_at is not None else None
+        status = await wait_action(
+            self._require(), self.pb2.action.id, quiet=quiet, wait_for=wait_for, timeout=timeout, known=known
+        )
         self._details = None
         self.pb2.action.status.CopyFrom(status)
         return self

@@ -22,11 +22,20 @@ WaitFor = Literal["terminal", "running"]
 _RECONNECT = RetryPolicy(attempts=1_000_000, initial_backoff=0.05, max_backoff=5.0)
 
 
-async def wait_action(services: Services, action_id: Any, *, quiet: bool, wait_for: str, timeout: float | None) -> Any:
+async def wait_action(
+    services: Services,
+    action_id: Any,
+    *,
+    quiet: bool,
+    wait_for: str,
+    timeout: float | None,
+    known: tuple[Any, float] | None = None,
+) -> Any:
     """Wait through the shared watcher; returns the last ``ActionStatus`` seen.
 
     No extra read happens on success: with thousands of waits, one GetActionDetails per
-    finished run would cost more than the notification itself.
+    finished run would cost more than the notification itself. ``known`` is a status the
+    caller read and when it sent that read (see :meth:`SharedWatcher.wait`).
     """
     if wait_for not in ("terminal", "running"):
         raise ConfigurationError(f"wait_for must be 'terminal' or 'running', got {wait_for!r}")
@@ -46,7 +55,7 @@ async def wait_action(services: Services, action_id: Any, *, quiet: bool, wait_f
             panel.phase(phase, status)
 
         try:
-            await asyncio.wait_for(services.watcher().wait(action_id, until, on_status), timeout)
+            await asyncio.wait_for(services.watcher().wait(action_id, until, on_status, known=known), timeout)
         except TimeoutError:  # TimeoutError's alias from 3.11; a distinct class on 3.10
             raise WaitTimeoutError(run.name, timeout or 0, last[-1][0].value if last else None) from None
         phase, status = last[-1]

@@ -8,7 +8,8 @@ one ``WatchRuns`` stream per (org, project, domain) and fans its updates out to 
 Correctness rules:
 
 * a new waiter reads the run's current state once the stream is up (the stream's first
-  batch holds only some runs), so a run that ended before the wait began is seen at once;
+  batch holds only some runs), so a run that ended before the wait began is seen at once,
+  unless a state the caller read itself is covered by the stream (``_coverage``);
 * after every reconnect all waiters are re-read (a terminal transition during the gap is
   never missed); reconnects back off with jitter;
 * a slow periodic re-read guards against a backend that goes quiet without closing;
@@ -50,6 +51,7 @@ from flyteidl2.workflow import run_definition_pb2
 from .._errors import NotFoundError, RemoteError, UnimplementedError
 from .._phases import Phase
 from .._transport import RetryPolicy, Rpc
+from ._coverage import StreamCoverage
 from ._runs import RunService
 from ._scope import Scope
 from ._subscriber import RunPhaseChange, Subscriber
@@ -112,6 +114,7 @@ class _ProjectStream:
         self.task: asyncio.Task[None] | None = None
         self.connects = 0
         self._linger: asyncio.TimerHandle | None = None
+        self.coverage = StreamCoverage()  # of the current connection
 
     def add(self, waiter: _Waiter) -> None:
         self.waiters.setdefault(waiter.action_id.run.name, set()).add(waiter)
@@ -237,11 +240,15 @@ class _ProjectStream:
                 resync_task = asyncio.get_running_loop().create_task(self._resync_when_connected())
                 try:
                     async for message in self.watcher.runs.watch_runs(self.org, self.project, self.domain):
+                        self.coverage.went_live()
                         self.connected.set()
                         failures = 0
+                        told_at = time.monotonic()
                         for run in message.runs:
                             status = run.action.status
-                            self.dispatch(run.action.id.run.name, Phase.from_raw(status.phase), status)
+                            name = run.action.id.run.name
+                            self.coverage.told(name, told_at)
+                            self.dispatch(name, Phase.from_raw(status.phase), status)
                             for subscriber in list(self.subscribers):
                                 subscriber.offer(run, resynced=False)
                     log.debug("WatchRuns closed cleanly; reconnecting")
@@ -255,6 +262,7 @@ class _ProjectStream:
                         return
                     log.debug("WatchRuns stream failed (%s); reconnecting", exc)
                 finally:
+                    self.coverage.went_down()
                     await _cancel(resync_task)
                 await asyncio.sleep(_RECONNECT.backoff(failures))
                 failures += 1
@@ -416,8 +424,15 @@ class SharedWatcher:
         action_id: Any,
         until: Callable[[Phase], bool],
         on_status: StatusCallback | None = None,
+        *,
+        known: tuple[Any, float] | None = None,
     ) -> Phase:
-        """Return the first phase for which ``until(phase)`` holds."""
+        """Return the first phase for which ``until(phase)`` holds.
+
+        ``known`` is ``(status, read_at)``: a status of the run the caller read, and when
+        (``time.monotonic()``) it sent that read. If the stream covers everything since, that
+        status stands in for the waiter's first read (see the module docstring).
+        """
         waiter = _Waiter(action_id, until, on_status)
         # WatchRuns carries each run's root action only; other actions are watched alone.
         if self.watch_runs_supported is False or action_id.name != "a0":
@@ -425,14 +440,19 @@ class SharedWatcher:
         run = action_id.run
         stream = self._stream(run.org, run.project, run.domain)
         stream.add(waiter)
-        checker = asyncio.get_running_loop().create_task(self._first_check(waiter, stream))
+        checker: asyncio.Task[None] | None = None
+        if known is not None and stream.coverage.covers(run.name, known[1]):
+            waiter.offer(Phase.from_raw(known[0].phase), known[0])
+        else:
+            checker = asyncio.get_running_loop().create_task(self._first_check(waiter, stream))
         try:
             return await waiter.future
         except _FallBack:
             return await self._wait_alone(_Waiter(action_id, until, on_status))
         finally:
             stream.remove(waiter)
-            await _cancel(checker)
+            if checker is not None:
+                await _cancel(checker)
 
     async def _first_check(self, waiter: _Waiter, stream: _ProjectStream) -> None:
         with contextlib.suppress(asyncio.TimeoutError):

@@ -16,8 +16,6 @@ from flyteidl2.common import phase_pb2
 from flyteidl2.workflow import run_definition_pb2 as rd
 from google.protobuf import text_format
 
-from flyte_remote_core.codec import from_literal, to_json_safe
-
 from ..engine.actions import ActionStore
 from ..engine.attempts import Attempts
 from ..engine.model import ROOT_ACTION, TERMINAL_PHASES
@@ -129,6 +127,9 @@ class RunPage:
 
 def render_value(literal: Any, literal_type: Any) -> str:
     """A literal as readable text: the decoded value as JSON, else the protobuf text form."""
+    # Imported on the first page that shows a value: the codec is a tenth of the devserver's start.
+    from flyte_remote_core.codec import from_literal, to_json_safe
+
     try:
         value = to_json_safe(from_literal(literal, literal_type))
         text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)

@@ -9,6 +9,7 @@ its end is stashed in :class:`~.holds.Holds` until :meth:`Attempts.release`).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
@@ -108,9 +109,9 @@ class Attempts:
                 message=f"the devserver executor is not available: {self.queue.error}"))  # fmt: skip
             return
         out_dir = self.attempt_dir(key, attempt)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        os.makedirs(out_dir, exist_ok=True)
         log_path = self.log_path(key, attempt)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(log_path.parent, exist_ok=True)
         log_path.touch()
         att = det.attempts[-1]
         del att.log_info[:]

@@ -56,7 +56,7 @@ class Engine:
         make_runner: Callable[[], Runner],
         duplicate_run_names: str = "return-existing",
     ) -> None:
-        data_dir = Path(data_dir).absolute()  # task runtimes run in folders of their own
+        data_dir = Path(data_dir).resolve()  # task runtimes run in folders of their own; file URIs need no resolving
         self.storage_dir = data_dir / "storage"
         background = Background()
         self.catalog = Catalog(store, registry)

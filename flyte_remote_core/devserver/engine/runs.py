@@ -4,6 +4,7 @@ and its root action ``a0`` (QUEUED, attempts=1), then launch its first attempt.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
@@ -133,10 +134,11 @@ class RunCreator:
                 raise ConnectError(Code.INVALID_ARGUMENT, "offloaded_input_data.uri is empty")
             return req.offloaded_input_data.uri
         inputs = req.inputs if kind == "inputs" else common_pb2.Inputs()
-        run_dir = self.storage_dir / "runs" / project / domain / name
-        run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / "inputs.pb"
-        path.write_bytes(inputs.SerializeToString(deterministic=True))
+        run_dir = os.path.join(self.storage_dir, "runs", project, domain, name)  # strings: pathlib costs here
+        os.makedirs(run_dir, exist_ok=True)
+        path = os.path.join(run_dir, "inputs.pb")
+        with open(path, "wb") as fh:
+            fh.write(inputs.SerializeToString(deterministic=True))
         return file_uri(path)
 
 

@@ -31,6 +31,7 @@ from ..engine.model import (
 from ..engine.runs import RunCreator
 
 WATCH_RUNS_INITIAL = 100
+WATCH_RUNS_BATCH = 100  # runs per WatchRuns message after the first, as the real backend's pages
 T = TypeVar("T")
 
 
@@ -289,6 +290,11 @@ class RunServiceImpl(RunService):
                     det = self.actions.get_action((p, d, n, ROOT_ACTION))
                     if det is not None and has_started(det) and matches(det):
                         runs.append(run_from_details(det))
+                    if len(runs) == WATCH_RUNS_BATCH:
+                        # A burst (thousands of runs ending in one pass) goes out in pieces as it
+                        # is read, so the first runs are told while the rest are still being read.
+                        yield rs.WatchRunsResponse(runs=runs)
+                        runs = []
                 if runs:
                     yield rs.WatchRunsResponse(runs=runs)
 

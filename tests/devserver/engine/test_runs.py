@@ -272,6 +272,38 @@ async def test_watch_runs_shows_a_new_run_only_from_its_first_phase_change(tmp_p
             call.cancel()
 
 
+async def test_watch_runs_sends_a_burst_of_ends_in_pages_of_100(tmp_path):
+    """250 runs ending in one pass reach a watcher as pages of at most 100 runs (each run once),
+    so the first of them are told while the rest are still being read."""
+    from flyte_remote_core.devserver import DevServer
+
+    from ..conftest import SAMPLE_TASKS
+    from ..helpers import Stubs
+
+    with DevServer(tasks=[SAMPLE_TASKS], data_dir=tmp_path) as srv:
+        srv.admin.hold(all_new_runs=True)
+        async with grpc.aio.insecure_channel(srv.endpoint) as ch:
+            s = Stubs(ch)
+            names = {f"burst-{i}" for i in range(250)}
+            for name in sorted(names):
+                await create_run(s, "sample_tasks.noop", name)
+            await wait_phase(s, "burst-249", P.ACTION_PHASE_RUNNING)
+            req = rs.WatchRunsRequest(project_id=identifier_pb2.ProjectIdentifier(name=PROJECT, domain=DOMAIN))
+            call = s.run.WatchRuns(req)
+            await asyncio.wait_for(call.read(), 10)  # the first page: the stream is up
+            assert srv.admin.release_all() == 250
+            pages: list[int] = []
+            told: list[str] = []
+            while not names <= set(told):
+                resp = await asyncio.wait_for(call.read(), 20)
+                ended = [r.action.id.run.name for r in resp.runs if r.action.status.phase == P.ACTION_PHASE_SUCCEEDED]
+                pages.append(len(resp.runs))
+                told += ended
+            call.cancel()
+    assert max(pages) <= 100 and len(pages) >= 3, pages
+    assert sorted(told) == sorted(names)  # each run once
+
+
 async def test_list_runs_pagination_and_actions(stubs):
     for i in range(3):
         await create_run(stubs, "sample_tasks.noop", f"page-{i}")
