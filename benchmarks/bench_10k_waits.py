@@ -43,6 +43,11 @@ def serve(conn: Connection, workers: int) -> None:
                 conn.send(server.admin.status()["open_streams"])
             elif command == "calls":
                 conn.send(server.admin.call_count(arg))
+            elif command == "settle":  # held runs' tasks still execute: wait until none does
+                deadline = time.monotonic() + arg
+                while server.admin.status()["jobs_in_flight"] and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                conn.send(server.admin.status()["jobs_in_flight"])
 
 
 HEADER = ("measure", "value", "target", "met")
@@ -81,6 +86,7 @@ async def measure(
         started = time.perf_counter()
         runs = await asyncio.gather(*(launch(i) for i in range(n)))
         launch_s = time.perf_counter() - started
+        await asyncio.to_thread(ask, conn, "settle", timeout)  # nothing executes while waits are measured
         watch_calls_before = ask(conn, "calls", "WatchRuns")
         before = rss_kb()
         told: dict[str, float] = {}

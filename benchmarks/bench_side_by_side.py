@@ -107,6 +107,12 @@ class Bench:
         self.endpoint: str = server.endpoint
         self.client = FlyteClient(self.endpoint, insecure=True)
 
+    def settle(self, timeout: float = 300.0) -> None:
+        """Wait until the devserver executes nothing (held runs' tasks run on after their launch)."""
+        deadline = time.monotonic() + timeout
+        while self.server.admin.status()["jobs_in_flight"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def held_runs(self, n: int) -> list[str]:
         """n runs of sample_tasks.add kept RUNNING by the server until released."""
         from flyte_remote_core import FlyteClient
@@ -140,7 +146,7 @@ class Bench:
 
     def sequential_notice(self, kind: str, n: int) -> list[float]:
         names = self.held_runs(n)
-        time.sleep(1.0)  # all RUNNING
+        self.settle()  # all RUNNING, their tasks done: nothing executes while notices are timed
         driver = Driver(kind, self.endpoint, "sequential")
         done: dict[str, float] = {}
         for name in names:
@@ -156,6 +162,7 @@ class Bench:
     def concurrent_waits(self, kind: str, n: int) -> tuple[list[float], float, float]:
         """(notice delays, release -> all told in s, RSS KB per waited run)."""
         names = self.held_runs(n)
+        self.settle()
         driver = Driver(kind, self.endpoint, "waits")
         driver.send(json.dumps(names))
         ready = driver.read()
@@ -222,15 +229,21 @@ def run(args: argparse.Namespace) -> tuple[list[Measure], list[tuple[str, str, s
         bench = Bench(server)
         for _ in range(args.rounds):  # end to end first: nothing is held yet
             for kind in kinds:
+                bench.settle()
                 m["e2e"].samples[kind].append(one_shot(kind, bench.endpoint, "e2e", str(args.e2e), "32")["rate"])
         for _ in range(args.rounds):
             for kind in kinds:
+                bench.settle()
                 lat = bench.sequential_notice(kind, args.sequential)
                 m["p50"].samples[kind].append(percentile(lat, 50) * 1000)
                 m["p99"].samples[kind].append(percentile(lat, 99) * 1000)
                 for key, n, conc in (("seq", args.launches // 3, 1), ("par", args.launches, 32)):
-                    server.admin.hold(all_new_runs=True)  # launched runs stay put: no load behind
+                    # Held runs stay RUNNING, but their tasks still execute: settle first, so no
+                    # measure pays for the executions the one before it launched.
+                    server.admin.hold(all_new_runs=True)
+                    bench.settle()
                     m[key].samples[kind].append(one_shot(kind, bench.endpoint, "launch", str(n), str(conc))["rate"])
+                bench.settle()
                 delays, wall, kb = bench.concurrent_waits(kind, args.waits)
                 m["wp99"].samples[kind].append(percentile(delays, 99) * 1000)
                 m["wall"].samples[kind].append(wall)

@@ -58,4 +58,5 @@ class AdminOps:
             "data_dir": self.data_dir,
             "endpoint": self.endpoint,
             "runs": self.actions.count_runs(),
+            "jobs_in_flight": self.attempts.queue.in_flight,
         }

@@ -87,6 +87,11 @@ class JobQueue:
             self._runner = None
 
     # ------------------------------------------------------------------ jobs
+    @property
+    def in_flight(self) -> int:
+        """Jobs submitted and not yet ended."""
+        return len(self._jobs)
+
     def submit(self, runner: Runner, job: Job, key: Key, attempt: int, on_update: Callable[[JobUpdate], None]) -> None:
         self._jobs[job.job_id] = (key, attempt)
         self._job_of[key] = job.job_id

@@ -65,3 +65,20 @@ async def test_hold_all_new_runs_over_the_wire(stubs, server):
     released = await stubs.admin.ReleaseRuns(admin_pb2.ReleaseRunsRequest(all=True))
     assert released.released >= 1
     assert (await wait_done(stubs, "hold-all-1")).status.phase == P.ACTION_PHASE_SUCCEEDED
+
+
+async def test_status_counts_the_jobs_in_flight_held_runs_included(stubs, server):
+    """A held run's task still executes; benchmarks wait for jobs_in_flight == 0 before timing."""
+    server.admin.hold("in-flight-1")
+    await create_run(stubs, "sample_tasks.sleepy", "in-flight-1", seconds=1.5)
+    await wait_phase(stubs, "in-flight-1", P.ACTION_PHASE_RUNNING)
+    assert (await stubs.admin.GetStatus(admin_pb2.GetStatusRequest())).jobs_in_flight >= 1
+    for _ in range(100):  # the task ends after 1.5 s; the held run stays RUNNING
+        if server.admin.status()["jobs_in_flight"] == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert server.admin.status()["jobs_in_flight"] == 0
+    status = await stubs.admin.GetStatus(admin_pb2.GetStatusRequest())
+    assert status.jobs_in_flight == 0 and "in-flight-1" in status.held_runs
+    server.admin.release("in-flight-1")
+    assert (await wait_done(stubs, "in-flight-1")).status.phase == P.ACTION_PHASE_SUCCEEDED

@@ -98,17 +98,19 @@ class GetStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ("open_streams", "held_runs", "hold_all_new_runs", "data_dir", "endpoint", "runs")
+    __slots__ = ("open_streams", "held_runs", "hold_all_new_runs", "data_dir", "endpoint", "runs", "jobs_in_flight")
     OPEN_STREAMS_FIELD_NUMBER: _ClassVar[int]
     HELD_RUNS_FIELD_NUMBER: _ClassVar[int]
     HOLD_ALL_NEW_RUNS_FIELD_NUMBER: _ClassVar[int]
     DATA_DIR_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     RUNS_FIELD_NUMBER: _ClassVar[int]
+    JOBS_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     open_streams: int
     held_runs: _containers.RepeatedScalarFieldContainer[str]
     hold_all_new_runs: bool
     data_dir: str
     endpoint: str
     runs: int
-    def __init__(self, open_streams: _Optional[int] = ..., held_runs: _Optional[_Iterable[str]] = ..., hold_all_new_runs: _Optional[bool] = ..., data_dir: _Optional[str] = ..., endpoint: _Optional[str] = ..., runs: _Optional[int] = ...) -> None: ...
+    jobs_in_flight: int
+    def __init__(self, open_streams: _Optional[int] = ..., held_runs: _Optional[_Iterable[str]] = ..., hold_all_new_runs: _Optional[bool] = ..., data_dir: _Optional[str] = ..., endpoint: _Optional[str] = ..., runs: _Optional[int] = ..., jobs_in_flight: _Optional[int] = ...) -> None: ...
