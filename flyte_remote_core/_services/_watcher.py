@@ -42,7 +42,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from flyteidl2.common import identifier_pb2
@@ -288,15 +288,22 @@ class _ProjectStream:
         A re-read that fails transiently is not a reason to wait for the next periodic resync: the
         terminal transition it would have caught may have happened while the stream was down.
         """
-        failures = 0
-        while True:
+
+        async def once() -> bool:
             waited, listed = await asyncio.gather(
                 self.watcher.resync([w for g in self.waiters.values() for w in g], self), self.resync_subscribers()
             )
-            if waited and listed:
-                return
-            await asyncio.sleep(_RECONNECT.backoff(failures))
-            failures += 1
+            return waited and listed
+
+        await _until_done(once)
+
+
+async def _until_done(attempt: Callable[[], Awaitable[bool]]) -> None:
+    """Call ``attempt`` until it returns True (nothing left unread), backing off between calls."""
+    failures = 0
+    while not await attempt():
+        await asyncio.sleep(_RECONNECT.backoff(failures))
+        failures += 1
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:
@@ -457,10 +464,7 @@ class SharedWatcher:
     async def _first_check(self, waiter: _Waiter, stream: _ProjectStream) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stream.connected.wait(), _CONNECT_GRACE_S)
-        failures = 0
-        while not await self.resync([waiter], stream):  # a run that ended before the wait is seen
-            await asyncio.sleep(_RECONNECT.backoff(failures))
-            failures += 1
+        await _until_done(lambda: self.resync([waiter], stream))  # a run that ended before the wait is seen
 
     async def resync(self, waiters: list[_Waiter], stream: _ProjectStream) -> bool:
         """Re-read each waiter's run; False when a transient failure left one unread."""
