@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -86,3 +88,11 @@ def write_section(path: str, key: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
     file.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def settle(admin: Any, timeout: float) -> int:
+    """Wait until a devserver executes nothing (held runs' tasks run on after their launch); the count left."""
+    deadline = time.monotonic() + timeout
+    while admin.status()["jobs_in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return int(admin.status()["jobs_in_flight"])

@@ -18,7 +18,17 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from benchmarks._common import machine, markdown_table, percentile, print_table, rss_kb, stamp, verdict, write_section
+from benchmarks._common import (
+    machine,
+    markdown_table,
+    percentile,
+    print_table,
+    rss_kb,
+    settle,
+    stamp,
+    verdict,
+    write_section,
+)
 
 
 def serve(conn: Connection, workers: int) -> None:
@@ -44,10 +54,7 @@ def serve(conn: Connection, workers: int) -> None:
             elif command == "calls":
                 conn.send(server.admin.call_count(arg))
             elif command == "settle":  # held runs' tasks still execute: wait until none does
-                deadline = time.monotonic() + arg
-                while server.admin.status()["jobs_in_flight"] and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                conn.send(server.admin.status()["jobs_in_flight"])
+                conn.send(settle(server.admin, arg))
 
 
 HEADER = ("measure", "value", "target", "met")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import machine, markdown_table, mean, percentile, stamp, verdict, write_section
+from benchmarks._common import machine, markdown_table, mean, percentile, settle, stamp, verdict, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 DRIVER = str(Path(__file__).with_name("side_by_side_driver.py"))
@@ -109,9 +109,7 @@ class Bench:
 
     def settle(self, timeout: float = 300.0) -> None:
         """Wait until the devserver executes nothing (held runs' tasks run on after their launch)."""
-        deadline = time.monotonic() + timeout
-        while self.server.admin.status()["jobs_in_flight"] and time.monotonic() < deadline:
-            time.sleep(0.05)
+        settle(self.server.admin, timeout)
 
     def held_runs(self, n: int) -> list[str]:
         """n runs of sample_tasks.add kept RUNNING by the server until released."""
