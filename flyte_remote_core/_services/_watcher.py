@@ -9,9 +9,11 @@ Correctness rules:
 
 * a new waiter reads the run's current state once the stream is up (the stream's first
   batch holds only some runs), so a run that ended before the wait began is seen at once,
-  unless a state the caller read itself is covered by the stream (``_coverage``);
-* after every reconnect all waiters are re-read (a terminal transition during the gap is
-  never missed); reconnects back off with jitter;
+  unless a state the caller read itself is covered by the stream (``_coverage``); those reads
+  go through the stream's first-read queue (``_first_reads``: a few readers, ListRuns pages
+  when many wait at once);
+* after every reconnect all waiters are re-read through the same queue (a terminal
+  transition during the gap is never missed); reconnects back off with jitter;
 * a slow periodic re-read guards against a backend that goes quiet without closing;
 * when the last waiter of a stream leaves (done, cancelled or timed out), the stream stays
   open for a short linger (so sequential waits do not reconnect each time), then it and its
@@ -42,7 +44,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from flyteidl2.common import identifier_pb2
@@ -50,18 +52,17 @@ from flyteidl2.workflow import run_definition_pb2
 
 from .._errors import NotFoundError, RemoteError, UnimplementedError
 from .._phases import Phase
-from .._transport import RetryPolicy, Rpc
+from .._transport import Rpc
 from ._coverage import StreamCoverage
+from ._first_reads import CONNECT_GRACE_S, FirstReads
 from ._runs import RunService
 from ._scope import Scope
 from ._subscriber import RunPhaseChange, Subscriber
+from ._waiter import RECONNECT, StatusCallback, Waiter, cancel_task, until_done
 
 log = logging.getLogger("flyte_remote_core.watcher")
 
-StatusCallback = Callable[[Phase, Any], None]
-
-_RECONNECT = RetryPolicy(attempts=1_000_000, initial_backoff=0.05, max_backoff=5.0)
-_CONNECT_GRACE_S = 0.5
+_CONNECT_GRACE_S = CONNECT_GRACE_S
 _RESYNC_CONCURRENCY = 32
 _FALLBACK_STREAMS = 80
 # How long a WatchRuns stream outlives its last waiter.
@@ -73,41 +74,13 @@ _RESYNC_PAGES = 5
 DEFAULT_POLL_S = 5.0
 
 
-class _Waiter:
-    __slots__ = ("action_id", "future", "last_phase", "on_status", "until")
-
-    def __init__(self, action_id: Any, until: Callable[[Phase], bool], on_status: StatusCallback | None) -> None:
-        self.action_id = action_id
-        self.until = until
-        self.on_status = on_status
-        self.future: asyncio.Future[Phase] = asyncio.get_running_loop().create_future()
-        self.last_phase: Phase | None = None
-
-    def offer(self, phase: Phase, status: Any) -> None:
-        if self.future.done():
-            return
-        if phase != self.last_phase:
-            self.last_phase = phase
-            if self.on_status is not None:
-                try:
-                    self.on_status(phase, status)
-                except Exception:  # a display callback must never break the wait
-                    log.exception("status callback failed")
-        if self.until(phase):
-            self.future.set_result(phase)
-
-    def fail(self, error: BaseException) -> None:
-        if not self.future.done():
-            self.future.set_exception(error)
-
-
 class _ProjectStream:
     """One WatchRuns stream for one (org, project, domain), fanned out to its waiters and subscribers."""
 
     def __init__(self, watcher: SharedWatcher, org: str, project: str, domain: str) -> None:
         self.watcher = watcher
         self.org, self.project, self.domain = org, project, domain
-        self.waiters: dict[str, set[_Waiter]] = {}
+        self.waiters: dict[str, set[Waiter]] = {}
         self.subscribers: set[Subscriber] = set()
         self.runs = RunService(watcher.rpc, Scope(org=org, project=project, domain=domain))
         self.connected = asyncio.Event()
@@ -115,12 +88,15 @@ class _ProjectStream:
         self.connects = 0
         self._linger: asyncio.TimerHandle | None = None
         self.coverage = StreamCoverage()  # of the current connection
+        self.first_reads = FirstReads(
+            connected=self.connected, read_status=watcher.read_status, list_page=self.list_page
+        )
 
-    def add(self, waiter: _Waiter) -> None:
+    def add(self, waiter: Waiter) -> None:
         self.waiters.setdefault(waiter.action_id.run.name, set()).add(waiter)
         self._hold()
 
-    def remove(self, waiter: _Waiter) -> None:
+    def remove(self, waiter: Waiter) -> None:
         name = waiter.action_id.run.name
         group = self.waiters.get(name)
         if group is not None:
@@ -263,12 +239,12 @@ class _ProjectStream:
                     log.debug("WatchRuns stream failed (%s); reconnecting", exc)
                 finally:
                     self.coverage.went_down()
-                    await _cancel(resync_task)
-                await asyncio.sleep(_RECONNECT.backoff(failures))
+                    await cancel_task(resync_task)
+                await asyncio.sleep(RECONNECT.backoff(failures))
                 failures += 1
         finally:
             if resync_task is not None:
-                await _cancel(resync_task)
+                await cancel_task(resync_task)
             await self.watcher._close_channel_if_idle(self)
 
     async def _resync_when_connected(self) -> None:
@@ -286,31 +262,13 @@ class _ProjectStream:
         """Re-read every waiter and resync every subscriber, again (backing off) until nothing failed.
 
         A re-read that fails transiently is not a reason to wait for the next periodic resync: the
-        terminal transition it would have caught may have happened while the stream was down.
+        terminal transition it would have caught may have happened while the stream was down. The
+        waiters go through the first-read queue, which retries by itself (and lists when many wait).
         """
-
-        async def once() -> bool:
-            waited, listed = await asyncio.gather(
-                self.watcher.resync([w for g in self.waiters.values() for w in g], self), self.resync_subscribers()
-            )
-            return waited and listed
-
-        await _until_done(once)
-
-
-async def _until_done(attempt: Callable[[], Awaitable[bool]]) -> None:
-    """Call ``attempt`` until it returns True (nothing left unread), backing off between calls."""
-    failures = 0
-    while not await attempt():
-        await asyncio.sleep(_RECONNECT.backoff(failures))
-        failures += 1
-
-
-async def _cancel(task: asyncio.Task[Any]) -> None:
-    """Cancel a helper task and wait for it, so none is left pending when a loop closes."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+        for group in list(self.waiters.values()):
+            for waiter in group:
+                self.first_reads.add(waiter)
+        await until_done(self.resync_subscribers)
 
 
 class _FallBack(Exception):
@@ -359,7 +317,7 @@ class SharedWatcher:
                 self._stopping.add(stream.task)
                 stream.task = None
         for task in list(self._stopping):
-            await _cancel(task)
+            await cancel_task(task)
 
     @property
     def open_streams(self) -> int:
@@ -420,7 +378,7 @@ class SharedWatcher:
             except RemoteError as exc:
                 if not exc.retryable:
                     raise
-                await asyncio.sleep(_RECONNECT.backoff(failures))
+                await asyncio.sleep(RECONNECT.backoff(failures))
                 failures += 1
                 continue
             subscriber.begin(runs, began_at)
@@ -440,54 +398,30 @@ class SharedWatcher:
         (``time.monotonic()``) it sent that read. If the stream covers everything since, that
         status stands in for the waiter's first read (see the module docstring).
         """
-        waiter = _Waiter(action_id, until, on_status)
+        waiter = Waiter(action_id, until, on_status)
         # WatchRuns carries each run's root action only; other actions are watched alone.
         if self.watch_runs_supported is False or action_id.name != "a0":
             return await self._wait_alone(waiter)
         run = action_id.run
         stream = self._stream(run.org, run.project, run.domain)
         stream.add(waiter)
-        checker: asyncio.Task[None] | None = None
         if known is not None and stream.coverage.covers(run.name, known[1]):
             waiter.offer(Phase.from_raw(known[0].phase), known[0])
         else:
-            checker = asyncio.get_running_loop().create_task(self._first_check(waiter, stream))
+            stream.first_reads.add(waiter)  # a run that ended before the wait is seen
         try:
             return await waiter.future
         except _FallBack:
-            return await self._wait_alone(_Waiter(action_id, until, on_status))
+            return await self._wait_alone(Waiter(action_id, until, on_status))
         finally:
             stream.remove(waiter)
-            if checker is not None:
-                await _cancel(checker)
+            if stream.idle:  # nothing left to read for: no reader outlives the last wait
+                await stream.first_reads.stop()
 
-    async def _first_check(self, waiter: _Waiter, stream: _ProjectStream) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stream.connected.wait(), _CONNECT_GRACE_S)
-        await _until_done(lambda: self.resync([waiter], stream))  # a run that ended before the wait is seen
-
-    async def resync(self, waiters: list[_Waiter], stream: _ProjectStream) -> bool:
-        """Re-read each waiter's run; False when a transient failure left one unread."""
-
-        async def one(waiter: _Waiter) -> bool:
-            async with self._resync_sem:
-                if waiter.future.done():
-                    return True
-                try:
-                    status = await self._read_status(waiter.action_id)
-                except RemoteError as exc:
-                    if not exc.retryable:
-                        waiter.fail(exc)
-                    return not exc.retryable
-                waiter.offer(Phase.from_raw(status.phase), status)
-                return True
-
-        return all(await asyncio.gather(*(one(w) for w in waiters)))
-
-    async def _read_status(self, action_id: Any) -> Any:
+    async def read_status(self, action_id: Any) -> Any:
         return (await self.runs.action_details(action_id)).status
 
-    async def _wait_alone(self, waiter: _Waiter) -> Phase:
+    async def _wait_alone(self, waiter: Waiter) -> Phase:
         """Fallback: one WatchActionDetails stream for this run, reconnecting with backoff."""
         self._alone += 1
         try:
@@ -497,7 +431,7 @@ class SharedWatcher:
             self._alone -= 1
         return waiter.future.result()
 
-    async def _watch_alone(self, waiter: _Waiter) -> None:
+    async def _watch_alone(self, waiter: Waiter) -> None:
         failures = 0
         while not waiter.future.done():
             try:
@@ -510,7 +444,7 @@ class SharedWatcher:
             except RemoteError as exc:
                 if not exc.retryable:
                     raise
-            await asyncio.sleep(_RECONNECT.backoff(failures))
+            await asyncio.sleep(RECONNECT.backoff(failures))
             failures += 1
 
 

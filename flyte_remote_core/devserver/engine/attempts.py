@@ -8,6 +8,7 @@ its end is stashed in :class:`~.holds.Holds` until :meth:`Attempts.release`).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import time
@@ -45,6 +46,8 @@ from .model import (
 from .queue import Background, JobQueue
 
 # Job phases (execution's names) -> action phases.
+RELEASE_CHUNK = 100  # released ends applied between two yields to the event loop
+
 JOB_PHASES = {
     "QUEUED": QUEUED,
     "INITIALIZING": INITIALIZING,
@@ -194,9 +197,17 @@ class Attempts:
     def release(self, run_names: list[str] | None = None) -> int:
         """Release held runs (all when ``run_names`` is None); returns how many were held."""
         count, ends = self.holds.release(run_names)
-        for key, end in ends:
-            self.background.spawn(self._apply_terminal(key, end.attempt, end.phase, end.error))
+        if ends:
+            self.background.spawn(self._apply_released(ends))
         return count
+
+    async def _apply_released(self, ends: list[tuple[Key, StashedEnd]]) -> None:
+        # A few at a time, yielding between: watch streams send each run's end while a burst of
+        # thousands is still being applied, instead of after the last one.
+        for i, (key, end) in enumerate(ends):
+            if i and i % RELEASE_CHUNK == 0:
+                await asyncio.sleep(0)
+            await self._apply_terminal(key, end.attempt, end.phase, end.error)
 
     async def _apply_terminal(self, key: Key, attempt: int, phase: Phase, error: rd.ErrorInfo | None) -> None:
         det = self.actions.get_action(key)

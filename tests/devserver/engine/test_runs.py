@@ -304,6 +304,47 @@ async def test_watch_runs_sends_a_burst_of_ends_in_pages_of_100(tmp_path):
     assert sorted(told) == sorted(names)  # each run once
 
 
+async def test_a_released_burst_is_sent_while_it_is_still_being_applied(tmp_path):
+    """1,000 held runs released at once: the first ends reach a watcher before the last end is
+    even stamped (the release yields to the streams between chunks; it used to send nothing until
+    every run had ended, so a burst's first runs were told last-run-late)."""
+    import time
+
+    from flyte_remote_core.devserver import DevServer
+
+    from ..conftest import SAMPLE_TASKS
+    from ..helpers import Stubs
+
+    n = 1000
+    with DevServer(tasks=[SAMPLE_TASKS], data_dir=tmp_path) as srv:
+        srv.admin.hold(all_new_runs=True)
+        async with grpc.aio.insecure_channel(srv.endpoint) as ch:
+            s = Stubs(ch)
+            names = [f"rel-{i:04d}" for i in range(n)]
+            for start in range(0, n, 50):
+                await asyncio.gather(*(create_run(s, "sample_tasks.noop", m) for m in names[start : start + 50]))
+            await wait_phase(s, names[-1], P.ACTION_PHASE_RUNNING)
+            req = rs.WatchRunsRequest(project_id=identifier_pb2.ProjectIdentifier(name=PROJECT, domain=DOMAIN))
+            call = s.run.WatchRuns(req)
+            await asyncio.wait_for(call.read(), 10)  # the first page: the stream is up
+            assert srv.admin.release_all() == n
+            first_told: float | None = None
+            ends: dict[str, float] = {}
+            while len(ends) < n:
+                resp = await asyncio.wait_for(call.read(), 30)
+                received = time.time()
+                for r in resp.runs:
+                    if r.action.status.phase == P.ACTION_PHASE_SUCCEEDED:
+                        ends[r.action.id.run.name] = r.action.status.end_time.ToNanoseconds() / 1e9
+                        first_told = first_told or received
+            call.cancel()
+    assert sorted(ends) == names
+    assert first_told is not None and first_told < max(ends.values()), (
+        f"first end told {first_told - min(ends.values()):.3f} s after the first end was stamped, "
+        f"{first_told - max(ends.values()):.3f} s after the last"
+    )
+
+
 async def test_list_runs_pagination_and_actions(stubs):
     for i in range(3):
         await create_run(stubs, "sample_tasks.noop", f"page-{i}")
