@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from flyte_remote_core import Phase
-from flyte_remote_core._services._coverage import TOLD_MAX, StreamCoverage
+from flyte_remote_core._services._coverage import LIVE_MARGIN_S, TOLD_MAX, StreamCoverage
 
 
 @pytest.fixture
@@ -106,8 +106,8 @@ def test_coverage_rules() -> None:
     cov.went_live()
     live = cov.live_since
     assert live is not None
-    assert not cov.covers("r", live + 0.5)  # inside the margin
-    assert cov.covers("r", live + 1.0)
+    assert not cov.covers("r", live + LIVE_MARGIN_S / 2)  # inside the margin
+    assert cov.covers("r", live + LIVE_MARGIN_S)
     cov.told("r", live + 2.0)
     assert not cov.covers("r", live + 3.0)  # the stream told about it: read it
     for i in range(TOLD_MAX):  # "r" is forgotten; a read sent before it was told is not covered
