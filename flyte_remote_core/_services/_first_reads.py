@@ -9,8 +9,9 @@ stream, drained by a few reader tasks (no task per waiter: 10,000 waits stay che
   just launched) is read in pages of ``ListRuns``, newest first, while pages still hold queued
   runs; whatever the listing did not reach is then read run by run. A listing sent after a
   waiter joined the queue is as good a first read as its own ``GetActionDetails``;
-* a transient failure puts the waiter back in the queue and its reader backs off; any other
-  failure fails that wait (a listing that is refused outright just turns listing off).
+* a transient failure puts the waiter back in the queue and its reader backs off (a failed
+  listing backs off before any reader lists again); any other failure fails that wait (a
+  listing that is refused outright just turns listing off).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class FirstReads:
         self._listing = False
         self._listed = asyncio.Event()
         self._list_refused = False
+        self._list_failures = 0  # listings failed in a row
 
     def __len__(self) -> int:
         return len(self._fresh) + len(self._singles)
@@ -128,6 +130,7 @@ class FirstReads:
                             read.add(waiter)
                 if not token or not reached or not by_name:  # older pages hold older runs
                     break
+            self._list_failures = 0
         except RemoteError as exc:
             if exc.retryable:
                 failed = True  # list again after the back-off
@@ -139,6 +142,11 @@ class FirstReads:
                 self._fresh.extendleft(reversed(unread))
             else:
                 self._singles.extend(unread)
+        try:
+            if failed:  # back off while still listing, so the other readers wait instead of retrying at once
+                await asyncio.sleep(RECONNECT.backoff(self._list_failures))
+                self._list_failures += 1
+        finally:
             self._listing = False
             self._listed.set()
-        return not failed
+        return True
