@@ -62,7 +62,6 @@ from ._waiter import RECONNECT, StatusCallback, Waiter, cancel_task, until_done
 
 log = logging.getLogger("flyte_remote_core.watcher")
 
-_CONNECT_GRACE_S = CONNECT_GRACE_S
 _RESYNC_CONCURRENCY = 32
 _FALLBACK_STREAMS = 80
 # How long a WatchRuns stream outlives its last waiter.
@@ -249,7 +248,7 @@ class _ProjectStream:
 
     async def _resync_when_connected(self) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self.connected.wait(), _CONNECT_GRACE_S)
+            await asyncio.wait_for(self.connected.wait(), CONNECT_GRACE_S)
         self.connected.set()
         self.connects += 1
         if self.connects > 1:  # after a reconnect every waiter is re-read, and every subscriber resynced
@@ -343,7 +342,7 @@ class SharedWatcher:
         try:
             if self.watch_runs_supported is not False:
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stream.connected.wait(), _CONNECT_GRACE_S)
+                    await asyncio.wait_for(stream.connected.wait(), CONNECT_GRACE_S)
             await self._begin(stream, subscriber)
             while True:
                 if self.watch_runs_supported is False and not polling:

@@ -38,6 +38,7 @@ from .model import (
     Target,
     file_uri,
     finish,
+    log,
     set_phase,
     transition,
     ts,
@@ -45,9 +46,9 @@ from .model import (
 )
 from .queue import Background, JobQueue
 
-# Job phases (execution's names) -> action phases.
 RELEASE_CHUNK = 100  # released ends applied between two yields to the event loop
 
+# Job phases (execution's names) -> action phases.
 JOB_PHASES = {
     "QUEUED": QUEUED,
     "INITIALIZING": INITIALIZING,
@@ -207,7 +208,10 @@ class Attempts:
         for i, (key, end) in enumerate(ends):
             if i and i % RELEASE_CHUNK == 0:
                 await asyncio.sleep(0)
-            await self._apply_terminal(key, end.attempt, end.phase, end.error)
+            try:
+                await self._apply_terminal(key, end.attempt, end.phase, end.error)
+            except Exception:  # one run's failure must not leave the rest of the burst held
+                log.exception("applying the released end of %s failed", "/".join(key))
 
     async def _apply_terminal(self, key: Key, attempt: int, phase: Phase, error: rd.ErrorInfo | None) -> None:
         det = self.actions.get_action(key)
