@@ -10,7 +10,7 @@ from flyteidl2.workflow import run_definition_pb2
 
 from .._errors import ConfigurationError, WaitTimeoutError
 from .._phases import Phase
-from .._transport import RetryPolicy, is_transient
+from .._transport import RECONNECT, is_transient
 from ._data import run_error
 from ._progress import WaitPanel
 
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from .._services import Services
 
 WaitFor = Literal["terminal", "running"]
-
-_RECONNECT = RetryPolicy(attempts=1_000_000, initial_backoff=0.05, max_backoff=5.0)
 
 
 async def wait_action(
@@ -78,7 +76,7 @@ async def watch_action(services: Services, action_id: Any) -> AsyncIterator[run_
             if not is_transient(exc):
                 raise
         # A clean close before a terminal phase, or a transient failure: re-read and go on.
-        await asyncio.sleep(_RECONNECT.backoff(failures))
+        await asyncio.sleep(RECONNECT.backoff(failures))
         failures += 1
 
 

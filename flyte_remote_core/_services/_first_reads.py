@@ -24,12 +24,12 @@ from typing import Any
 
 from .._errors import RemoteError
 from .._phases import Phase
-from ._waiter import RECONNECT, Waiter, cancel_task
+from .._transport import RECONNECT
+from ._waiter import CONNECT_GRACE_S, Waiter, cancel_task
 
 READERS = 32  # concurrent first reads per stream
 LIST_FROM = 64  # queued waiters from which a ListRuns page is cheaper than one read per run
 LIST_PAGES = 100  # pages a listing pass may read (200 runs each)
-CONNECT_GRACE_S = 0.5
 
 ReadStatus = Callable[[Any], Awaitable[Any]]
 ListPage = Callable[[str], Awaitable[tuple[list[Any], str]]]

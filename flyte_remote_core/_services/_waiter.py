@@ -14,14 +14,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .._phases import Phase
-from .._transport import RetryPolicy
+from .._transport import RECONNECT
 
 log = logging.getLogger("flyte_remote_core.watcher")
 
 StatusCallback = Callable[[Phase, Any], None]
 
-# Reconnects and re-reads back off with jitter, without end: a wait outlives any outage.
-RECONNECT = RetryPolicy(attempts=1_000_000, initial_backoff=0.05, max_backoff=5.0)
+# How long a new waiter or subscriber waits for its stream to come up before reading anyway.
+CONNECT_GRACE_S = 0.5
 
 
 class Waiter:

@@ -52,13 +52,13 @@ from flyteidl2.workflow import run_definition_pb2
 
 from .._errors import NotFoundError, RemoteError, UnimplementedError
 from .._phases import Phase
-from .._transport import Rpc
+from .._transport import RECONNECT, Rpc
 from ._coverage import StreamCoverage
-from ._first_reads import CONNECT_GRACE_S, FirstReads
+from ._first_reads import FirstReads
 from ._runs import RunService
 from ._scope import Scope
 from ._subscriber import RunPhaseChange, Subscriber
-from ._waiter import RECONNECT, StatusCallback, Waiter, cancel_task, until_done
+from ._waiter import CONNECT_GRACE_S, StatusCallback, Waiter, cancel_task, until_done
 
 log = logging.getLogger("flyte_remote_core.watcher")
 

@@ -12,9 +12,10 @@ from ._auth import ApiKey, encode_api_key, parse_api_key
 from ._channel import ChannelConfig, channel_config, create_channel
 from ._config import ClientConfig, settings_from_env
 from ._endpoint import Endpoint, console_url, parse_endpoint, run_page_url
-from ._rpc import RetryPolicy, Rpc, collect_pages, is_transient
+from ._rpc import RECONNECT, RetryPolicy, Rpc, collect_pages, is_transient
 
 __all__ = [
+    "RECONNECT",
     "ApiKey",
     "ChannelConfig",
     "ClientConfig",

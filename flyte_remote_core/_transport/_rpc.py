@@ -61,6 +61,11 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_backoff, self.initial_backoff * (2**attempt)))
 
 
+# Streams (watches, log tails) reconnect and re-read without end, backing off with jitter: a
+# wait outlives any outage.
+RECONNECT = RetryPolicy(attempts=1_000_000, initial_backoff=0.05, max_backoff=5.0)
+
+
 ChannelFactory = Callable[[], Awaitable[grpc.aio.Channel]]
 
 

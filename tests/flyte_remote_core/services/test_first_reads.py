@@ -45,9 +45,7 @@ def _fresh_waits(server: Any, runs: list[Any]) -> Any:
 
     async def main() -> tuple[list[Any], dict[str, int]]:
         async with FlyteClient(server.endpoint, insecure=True) as client:
-            server.admin.reset_counters()
-            waits = [asyncio.ensure_future(client.get_run.aio(r.name)) for r in runs]
-            fetched = await asyncio.gather(*waits)
+            fetched = await asyncio.gather(*(client.get_run.aio(r.name) for r in runs))
             server.admin.reset_counters()  # count the waits' reads only
             done = await asyncio.gather(*(r.wait.aio(quiet=True, timeout=60) for r in fetched))
             return done, server.admin.counters()
