@@ -1,7 +1,7 @@
 """10,000 runs waited on at once from one process, with the devserver holding them all active.
 
-The devserver runs in a process of its own (started here, controlled over a pipe: hold,
-release, counters), so client and server do not share a GIL. Measures, once every wait is
+The devserver runs in a process of its own (``_server_process``: hold, release, counters
+over a pipe), so client and server do not share a GIL. Measures, once every wait is
 registered: watch streams open on the server and WatchRuns calls made, RSS growth of the
 client per waited run; then, with every run released at once: p99 and worst notice delay
 (the server's end time of a run -> its wait returned) and how many waits never returned.
@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
-import tempfile
 import time
-from multiprocessing.connection import Connection
 from typing import Any
 
 from benchmarks._common import (
@@ -24,65 +21,31 @@ from benchmarks._common import (
     percentile,
     print_table,
     rss_kb,
-    settle,
     stamp,
     verdict,
     write_section,
 )
-
-
-def serve(conn: Connection, workers: int) -> None:
-    """The devserver process: answers (command, argument) tuples until told to stop."""
-    from flyte_remote_core.devserver import DevServer
-
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        DevServer(tasks=["tests.devserver.sample_tasks"], port=0, data_dir=tmp, workers=workers) as server,
-    ):
-        server.admin.hold(all_new_runs=True)
-        conn.send(server.endpoint)
-        while True:
-            command, arg = conn.recv()
-            if command == "stop":
-                return
-            if command == "release_all":
-                conn.send(server.admin.release_all())
-            elif command == "release":
-                conn.send(server.admin.release(*arg))
-            elif command == "status":
-                conn.send(server.admin.status()["open_streams"])
-            elif command == "calls":
-                conn.send(server.admin.call_count(arg))
-            elif command == "settle":  # held runs' tasks still execute: wait until none does
-                conn.send(settle(server.admin, arg))
-
+from benchmarks._server_process import ServerProcess
 
 HEADER = ("measure", "value", "target", "met")
 
 
-def ask(conn: Connection, command: str, arg: Any = None) -> Any:
-    conn.send((command, arg))
-    return conn.recv()
-
-
-async def release(conn: Connection, runs: list[Any], rate: float) -> None:
+async def release(server: ServerProcess, runs: list[Any], rate: float) -> None:
     """Release every held run: all at once (``rate`` 0), or ``rate`` runs per second in tenths of a second."""
     if rate <= 0:
-        ask(conn, "release_all")
+        server.ask("release_all")
         return
     batch = max(1, int(rate / 10))
     for start in range(0, len(runs), batch):
         began = time.perf_counter()
-        await asyncio.to_thread(ask, conn, "release", [r.name for r in runs[start : start + batch]])
+        await asyncio.to_thread(server.ask, "release", [r.name for r in runs[start : start + batch]])
         await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - began)))
 
 
-async def measure(
-    endpoint: str, conn: Connection, n: int, timeout: float, rate: float
-) -> list[tuple[str, str, str, str]]:
+async def measure(server: ServerProcess, n: int, timeout: float, rate: float) -> list[tuple[str, str, str, str]]:
     from flyte_remote_core import FlyteClient
 
-    async with FlyteClient(endpoint, insecure=True) as client:
+    async with FlyteClient(server.endpoint, insecure=True) as client:
         task = await client.get_task.aio("sample_tasks.add")
         sem = asyncio.Semaphore(64)
 
@@ -93,8 +56,8 @@ async def measure(
         started = time.perf_counter()
         runs = await asyncio.gather(*(launch(i) for i in range(n)))
         launch_s = time.perf_counter() - started
-        await asyncio.to_thread(ask, conn, "settle", timeout)  # nothing executes while waits are measured
-        watch_calls_before = ask(conn, "calls", "WatchRuns")
+        await asyncio.to_thread(server.ask, "settle", timeout)  # nothing executes while waits are measured
+        watch_calls_before = server.ask("calls", "WatchRuns")
         before = rss_kb()
         told: dict[str, float] = {}
 
@@ -105,10 +68,10 @@ async def measure(
         pending = [asyncio.ensure_future(wait(r)) for r in runs]
         await asyncio.sleep(max(5.0, n / 1000))  # every wait registered, steady state
         grown_kb = (rss_kb() - before) / n
-        streams = ask(conn, "status")
-        watch_calls = ask(conn, "calls", "WatchRuns") - watch_calls_before
+        streams = server.ask("open_streams")
+        watch_calls = server.ask("calls", "WatchRuns") - watch_calls_before
         released = time.time()
-        await release(conn, runs, rate)
+        await release(server, runs, rate)
         await asyncio.wait(pending, timeout=timeout)
         for future in pending:
             future.cancel()
@@ -143,18 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--write-docs", metavar="FILE", default=None, help="write the table into this results file")
     args = parser.parse_args(argv)
-    ctx = multiprocessing.get_context("spawn")
-    ours, theirs = ctx.Pipe()
-    server = ctx.Process(target=serve, args=(theirs, args.workers), daemon=True)
-    server.start()
-    try:
-        endpoint = ours.recv()
-        rows = asyncio.run(measure(endpoint, ours, args.runs, args.timeout, args.release_rate))
-    finally:
-        ours.send(("stop", None))
-        server.join(timeout=30)
-        if server.is_alive():
-            server.kill()
+    with ServerProcess(workers=args.workers) as server:
+        server.ask("hold_all")
+        rows = asyncio.run(measure(server, args.runs, args.timeout, args.release_rate))
     ending = "all ending at once" if args.release_rate <= 0 else f"ending at {args.release_rate:,.0f} runs/s"
     title = f"{args.runs:,} runs waited on at once, one process, {ending}"
     print_table(title, rows)

@@ -2,8 +2,13 @@
 
 Each measure runs in a fresh process per client (``side_by_side_driver.py``: ours under this
 Python, the SDK under ``.venv-sdk``, ``make install-sdk``), interleaved over ``--rounds``, and
-the table shows the ratio ours / SDK next to the goal of issue 14. The devserver runs in this
-process and does the holding and releasing, so both clients see exactly the same server.
+the table shows the ratio ours / SDK next to the goal of issue 14. One devserver serves both,
+in a process of its own (``_server_process``: it holds and releases runs on request), so
+neither the harness nor a client shares its GIL.
+
+A round runs each measure for ours and then for the SDK, back to back; the ratio is the
+median of the rounds' ratios, so a slow stretch of this shared machine weighs on both sides
+of a pair and not on the result. Percentiles are taken over every round's samples at once.
 
 ``--write-docs FILE`` writes the table as Markdown with the machine and the date: the results
 in the docs come from such a run, never typed by hand. Run with
@@ -21,13 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import machine, markdown_table, mean, percentile, settle, stamp, verdict, write_section
+from benchmarks._common import machine, markdown_table, mean, percentile, stamp, verdict, write_section
+from benchmarks._server_process import ServerProcess
 
 REPO = Path(__file__).resolve().parents[1]
 DRIVER = str(Path(__file__).with_name("side_by_side_driver.py"))
@@ -49,8 +53,9 @@ class Measure:
         return statistics.median(self.samples[kind]) if self.samples[kind] else float("nan")
 
     def ratio(self) -> float:
-        sdk = self.value("sdk")
-        return self.value("ours") / sdk if sdk else float("nan")
+        """The median of the per-round ratios ours / SDK (each pair ran back to back)."""
+        pairs = [o / s for o, s in zip(self.samples["ours"], self.samples["sdk"], strict=True) if s]
+        return statistics.median(pairs) if pairs else float("nan")
 
     def met(self) -> bool:
         ratio = self.ratio()
@@ -102,7 +107,7 @@ def one_shot(kind: str, endpoint: str, *args: str) -> dict[str, Any]:
 
 
 class Bench:
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: ServerProcess) -> None:
         from flyte_remote_core import FlyteClient
 
         self.server = server
@@ -111,13 +116,13 @@ class Bench:
 
     def settle(self, timeout: float = 300.0) -> None:
         """Wait until the devserver executes nothing (held runs' tasks run on after their launch)."""
-        settle(self.server.admin, timeout)
+        self.server.ask("settle", timeout)
 
     def held_runs(self, n: int) -> list[str]:
         """n runs of sample_tasks.add kept RUNNING by the server until released."""
         from flyte_remote_core import FlyteClient
 
-        self.server.admin.hold(all_new_runs=True)
+        self.server.ask("hold_all")
 
         async def launch_all() -> list[str]:
             async with FlyteClient(self.endpoint, insecure=True) as client:
@@ -152,7 +157,7 @@ class Bench:
         for name in names:
             driver.send(name)
             assert driver.read()["waiting"] == name
-            self.server.admin.release(name)
+            self.server.ask("release", [name])
             reply = driver.read()
             done[reply["done"]] = reply["t"]
         driver.finish()
@@ -167,26 +172,13 @@ class Bench:
         driver.send(json.dumps(names))
         ready = driver.read()
         released = time.time()
-        self.server.admin.release(*names)
+        self.server.ask("release", names)
         done = driver.read()["done"]
         driver.finish()
         if set(done) != set(names):
             raise RuntimeError(f"{kind}: {len(set(names) - set(done))} waits never returned")
         ends = self.end_times(names)
         return [done[name] - ends[name] for name in names], max(done.values()) - released, ready["rss_kb"] / n
-
-
-@contextmanager
-def devserver() -> Iterator[Any]:
-    from flyte_remote_core.devserver import DevServer
-
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        DevServer(
-            tasks=["tests.devserver.sample_tasks"], port=0, data_dir=tmp, workers=2, max_concurrent_streams=100
-        ) as server,
-    ):
-        yield server
 
 
 def devserver_start_seconds() -> float:
@@ -210,6 +202,12 @@ def devserver_start_seconds() -> float:
         return elapsed
 
 
+def order(round_number: int) -> tuple[str, str]:
+    """Who goes first alternates: the server's state grows with every run launched, so the first
+    of a pair would otherwise always meet the emptier server."""
+    return ("ours", "sdk") if round_number % 2 == 0 else ("sdk", "ours")
+
+
 def run(args: argparse.Namespace) -> tuple[list[Measure], list[tuple[str, str, str, str]]]:
     m = {
         "p50": Measure("notice latency p50 (run ends -> waiter returns)", "ms", False, 0.8),
@@ -225,24 +223,24 @@ def run(args: argparse.Namespace) -> tuple[list[Measure], list[tuple[str, str, s
     }
     absolute: list[tuple[str, str, str, str]] = []
     kinds = ("ours", "sdk")
-    with devserver() as server:
+    with ServerProcess(workers=2, max_concurrent_streams=100) as server:
         bench = Bench(server)
-        for _ in range(args.rounds):  # end to end first: nothing is held yet
-            for kind in kinds:
+        for r in range(args.rounds):  # end to end first: nothing is held yet
+            for kind in order(r):
                 bench.settle()
                 m["e2e"].samples[kind].append(one_shot(kind, bench.endpoint, "e2e", str(args.e2e), "32")["rate"])
         # Percentiles are taken over every round's samples together (a p99 of 40 samples is
         # their maximum); the other measures are one value per round.
         notices: dict[str, list[float]] = {kind: [] for kind in kinds}
         wait_delays: dict[str, list[float]] = {kind: [] for kind in kinds}
-        for _ in range(args.rounds):
-            for kind in kinds:
+        for r in range(args.rounds):
+            for kind in order(r):
                 bench.settle()
                 notices[kind] += bench.sequential_notice(kind, args.sequential)
                 for key, n, conc in (("seq", args.launches // 3, 1), ("par", args.launches, 32)):
                     # Held runs stay RUNNING, but their tasks still execute: settle first, so no
                     # measure pays for the executions the one before it launched.
-                    server.admin.hold(all_new_runs=True)
+                    server.ask("hold_all")
                     bench.settle()
                     m[key].samples[kind].append(one_shot(kind, bench.endpoint, "launch", str(n), str(conc))["rate"])
                 bench.settle()
@@ -299,8 +297,9 @@ def markdown(measures: list[Measure], absolute: list[tuple[str, str, str, str]],
         "",
         f"`python -m benchmarks.bench_side_by_side`, {stamp()}, {machine()}; "
         f"flyte-integrations {version('flyte-integrations')}, flyte {sdk_version}; "
-        f"{args.rounds} interleaved rounds against one devserver (2 workers, 100 streams per connection); "
-        "percentiles over all rounds' samples, other values the median of the rounds.",
+        f"{args.rounds} interleaved rounds against one devserver in a process of its own (2 workers, 100 "
+        "streams per connection); values are the median of the rounds (percentiles: over all rounds' samples), "
+        "the ratio is the median of the rounds' ratios ours / SDK.",
         "",
         *markdown_table(HEADER, table_rows(measures)),
         "",
@@ -311,9 +310,9 @@ def markdown(measures: list[Measure], absolute: list[tuple[str, str, str, str]],
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sequential", type=int, default=40, help="sequential waits per round")
-    parser.add_argument("--launches", type=int, default=300, help="launches with 32 in flight (a third sequentially)")
+    parser.add_argument("--launches", type=int, default=600, help="launches with 32 in flight (a third sequentially)")
     parser.add_argument("--waits", type=int, default=2000, help="concurrent waits")
     parser.add_argument("--e2e", type=int, default=200, help="runs end to end")
     parser.add_argument("--write-docs", metavar="FILE", default=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flyteidl2.task import common_pb2, task_definition_pb2
@@ -28,6 +28,12 @@ from .model import (
     uri_to_path,
 )
 from .store import Row, Store
+
+# Action rows kept in memory, newest written last: a launch reads its action about six times
+# while it runs (launch, each job update, the hold), and each read was a SELECT. Every write to
+# the actions table goes through this class, so the copy is never stale; the bound keeps the
+# live actions of a busy server (a few KB each) and lets finished ones go.
+ROW_CACHE_SIZE = 4096
 
 # Run rows for listing:
 # (project, domain, name, phase, created_at, updated_at, task_name, task_version, trigger_name, org)
@@ -54,13 +60,29 @@ def read_outputs(uri: str) -> common_pb2.Outputs:
 class ActionStore:
     store: Store
     hub: Hub  # every saved change is published here
+    # key -> (details, inputs_uri, outputs_uri) as stored; see ROW_CACHE_SIZE
+    _rows: dict[Key, tuple[bytes, str, str]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ reading
-    def _action_row(self, key: Key) -> Row | None:
-        return self.store.one(
+    def _action_row(self, key: Key) -> tuple[bytes, str, str] | None:
+        row = self._rows.get(key)
+        if row is not None:
+            return row
+        found = self.store.one(
             "SELECT details, inputs_uri, outputs_uri FROM actions WHERE project=? AND domain=? AND run=? AND name=?",
             key,
         )
+        if found is None:
+            return None
+        return self._remember(key, found[0], found[1] or "", found[2] or "")
+
+    def _remember(self, key: Key, details: bytes, inputs_uri: str, outputs_uri: str) -> tuple[bytes, str, str]:
+        rows = self._rows
+        rows.pop(key, None)  # re-inserted last: the newest stays longest
+        row = rows[key] = (details, inputs_uri, outputs_uri)
+        if len(rows) > ROW_CACHE_SIZE:
+            del rows[next(iter(rows))]
+        return row
 
     def get_action(self, key: Key) -> rd.ActionDetails | None:
         row = self._action_row(key)
@@ -68,7 +90,7 @@ class ActionStore:
 
     def action_uris(self, key: Key) -> tuple[str, str] | None:
         row = self._action_row(key)
-        return (row[1] or "", row[2] or "") if row else None
+        return (row[1], row[2]) if row else None
 
     def action_data(self, key: Key) -> tuple[common_pb2.Inputs, common_pb2.Outputs, str, str] | None:
         """The action's inputs and outputs, and the URIs they were read from."""
@@ -127,6 +149,7 @@ class ActionStore:
     ) -> bool:
         """Insert a new run and its root action ``det`` (QUEUED); False when the name is taken."""
         project, domain, name, _ = key_of(det)
+        blob = det.SerializeToString()
         try:
             with self.store.transaction() as db:
                 db.execute(
@@ -138,24 +161,26 @@ class ActionStore:
                 db.execute(
                     "INSERT INTO actions (project, domain, run, name, created_at, updated_at, phase, inputs_uri,"
                     " outputs_uri, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (project, domain, name, ROOT_ACTION, now, now, QUEUED, inputs_uri, "", det.SerializeToString()),
+                    (project, domain, name, ROOT_ACTION, now, now, QUEUED, inputs_uri, "", blob),
                 )
         except sqlite3.IntegrityError:  # lost a race with the same name
             return False
+        self._remember((project, domain, name, ROOT_ACTION), blob, inputs_uri, "")
         return True
 
     def insert_action(self, det: rd.ActionDetails, *, inputs_uri: str, outputs_uri: str = "", now: float) -> bool:
         """Insert a nested action of an existing run; False when that action already exists."""
-        project, domain, run, name = key_of(det)
+        key = key_of(det)
+        blob = det.SerializeToString()
         try:
             self.store.execute(
                 "INSERT INTO actions (project, domain, run, name, created_at, updated_at, phase, inputs_uri,"
                 " outputs_uri, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (project, domain, run, name, now, now, det.status.phase, inputs_uri, outputs_uri,
-                 det.SerializeToString()),
-            )  # fmt: skip
+                (*key, now, now, det.status.phase, inputs_uri, outputs_uri, blob),
+            )
         except sqlite3.IntegrityError:
             return False
+        self._remember(key, blob, inputs_uri, outputs_uri)
         return True
 
     def save(self, det: rd.ActionDetails, *, outputs_uri: str | None = None) -> None:
@@ -174,6 +199,9 @@ class ActionStore:
                 " WHERE project=? AND domain=? AND run=? AND name=?",
                 (blob, phase, now, outputs_uri, *key),
             )
+        cached = self._rows.get(key)
+        if cached is not None:
+            self._remember(key, blob, cached[1], cached[2] if outputs_uri is None else outputs_uri)
         if det.id.name == ROOT_ACTION:
             self.store.execute(
                 "UPDATE runs SET phase=?, updated_at=? WHERE project=? AND domain=? AND name=?",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import time
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
@@ -112,11 +111,11 @@ class Attempts:
                 kind=KIND_SYSTEM, code="ExecutorUnavailable",
                 message=f"the devserver executor is not available: {self.queue.error}"))  # fmt: skip
             return
+        # The runner makes these folders and the log file where the job runs (a worker process
+        # or the SDK runner): a launch costs the serving loop no file system calls, and readers
+        # take a log that is not there yet as empty.
         out_dir = self.attempt_dir(key, attempt)
-        os.makedirs(out_dir, exist_ok=True)
         log_path = self.log_path(key, attempt)
-        os.makedirs(log_path.parent, exist_ok=True)
-        log_path.touch()
         att = det.attempts[-1]
         del att.log_info[:]
         att.log_info.add(uri=file_uri(log_path), name="devserver logs")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectrpc.code import Code
@@ -23,12 +23,17 @@ from .model import DEFAULT_DOMAINS, DEFAULT_PROJECT, Target, not_found, ts
 from .store import Row, Store
 
 _TASK_SELECT = "SELECT project, domain, name, version, org, created_at, spec FROM tasks"
+TASK_CACHE_SIZE = 1024  # task versions whose rows are kept (a deploy replaces its own)
 
 
 @dataclass(eq=False)
 class Catalog:
     store: Store
     registry: TaskRegistry  # the tasks registered from --tasks, which run first
+    # Every launch looks up its project and its task version; both change only through this
+    # class (put_project, deploy_task), which keeps these copies of their rows current.
+    _projects: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _tasks: dict[tuple[str, str, str, str], Row] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ projects
     def seed_projects(self, extra: str | None = None) -> None:
@@ -43,8 +48,13 @@ class Catalog:
                 )
 
     def get_project(self, pid: str) -> project_service_pb2.Project | None:
-        row = self.store.one("SELECT blob FROM projects WHERE id=?", (pid,))
-        return project_service_pb2.Project.FromString(row[0]) if row else None
+        blob = self._projects.get(pid)
+        if blob is None:
+            row = self.store.one("SELECT blob FROM projects WHERE id=?", (pid,))
+            if row is None:
+                return None
+            blob = self._projects[pid] = row[0]
+        return project_service_pb2.Project.FromString(blob)
 
     def list_projects(self) -> list[project_service_pb2.Project]:
         rows = self.store.all("SELECT blob FROM projects ORDER BY created_at, id")
@@ -61,6 +71,7 @@ class Catalog:
                 proj.domains.add(id=d, name=d)
         if not proj.name:
             proj.name = proj.id
+        self._projects.pop(proj.id, None)
         self.store.execute(
             "INSERT OR REPLACE INTO projects (id, created_at, blob)"
             " VALUES (?, COALESCE((SELECT created_at FROM projects WHERE id=?), ?), ?)",
@@ -93,6 +104,7 @@ class Catalog:
         created = row[0] if row else time.time()
         module = module or (row[1] if row else None)
         function = function or (row[2] if row else None)
+        self._tasks.pop((task_id.project, task_id.domain, task_id.name, task_id.version), None)
         self.store.execute(
             "INSERT OR REPLACE INTO tasks (project, domain, name, version, org, created_at, spec, module, function)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -125,10 +137,14 @@ class Catalog:
 
     def get_task(self, tid: task_definition_pb2.TaskIdentifier) -> task_definition_pb2.TaskDetails | None:
         if tid.version:
-            row = self.store.one(
-                _TASK_SELECT + " WHERE project=? AND domain=? AND name=? AND version=?",
-                (tid.project, tid.domain, tid.name, tid.version),
-            )
+            key = (tid.project, tid.domain, tid.name, tid.version)
+            row = self._tasks.get(key)
+            if row is None:
+                row = self.store.one(_TASK_SELECT + " WHERE project=? AND domain=? AND name=? AND version=?", key)
+                if row is not None:
+                    if len(self._tasks) >= TASK_CACHE_SIZE:
+                        self._tasks.clear()
+                    self._tasks[key] = row
         else:
             row = self.store.one(
                 _TASK_SELECT + " WHERE project=? AND domain=? AND name=? ORDER BY created_at DESC, rowid DESC LIMIT 1",

@@ -4,7 +4,9 @@ The engine turns one attempt of an action into a :class:`Job`, hands it to a
 :class:`Runner` with a callback, and hears back :class:`JobUpdate` objects on the
 server's event loop: phases in order, then exactly one terminal update. The task reads
 its inputs from ``Job.inputs_path``, writes its outputs to ``Job.outputs_path`` and its
-log to ``Job.log_path``; the engine reads both from there. Nothing else crosses.
+log to ``Job.log_path``; the engine reads both from there. Nothing else crosses. The
+runner creates the folders of both paths (the engine's loop makes no file system calls to
+launch a job), and readers take a log that does not exist yet as empty.
 """
 
 from __future__ import annotations

@@ -150,6 +150,7 @@ class SdkRunner:
         timer: asyncio.TimerHandle | None = None
         try:
             work_dir.mkdir(parents=True, exist_ok=True)
+            job.log_path.parent.mkdir(parents=True, exist_ok=True)
             args = fill_args(spec.args, placeholder_values(job, spec))
             if not args or args[0] != "a0":
                 raise _SpecError(f"the task's container args do not start with the a0 runtime: {args[:3]!r}")
