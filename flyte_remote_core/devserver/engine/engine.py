@@ -36,6 +36,7 @@ from .catalog import Catalog
 from .children import ChildActions
 from .events import Hub
 from .holds import Holds
+from .inputs import InputFiles
 from .queue import Background, JobQueue
 from .recovery import Recovery, Resumed
 from .runs import RunCreator
@@ -58,6 +59,7 @@ class Engine:
     ) -> None:
         data_dir = Path(data_dir).resolve()  # task runtimes run in folders of their own; file URIs need no resolving
         self.storage_dir = data_dir / "storage"
+        self.inputs = InputFiles(self.storage_dir)
         background = Background()
         self.catalog = Catalog(store, registry)
         self.actions = ActionStore(store, hub)
@@ -71,7 +73,7 @@ class Engine:
         self.triggers = TriggerBook(store, self.catalog)
         self.runs = RunCreator(
             self.catalog, self.actions, self.triggers, self.holds, self.attempts,
-            storage_dir=self.storage_dir, duplicate_run_names=duplicate_run_names,
+            inputs=self.inputs, duplicate_run_names=duplicate_run_names,
         )  # fmt: skip
         self.scheduler = Scheduler(self.triggers, self.runs.create_run)
         self.secrets = SecretBook(store)

@@ -4,10 +4,8 @@ and its root action ``a0`` (QUEUED, attempts=1), then launch its first attempt.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import KW_ONLY, dataclass
-from pathlib import Path
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -20,10 +18,10 @@ from .actions import ActionStore
 from .attempts import Attempts
 from .catalog import Catalog
 from .holds import Holds
+from .inputs import InputFiles
 from .model import (
     QUEUED,
     ROOT_ACTION,
-    file_uri,
     generate_run_name,
     not_found,
     run_from_details,
@@ -42,7 +40,7 @@ class RunCreator:
     holds: Holds
     attempts: Attempts
     _: KW_ONLY
-    storage_dir: Path  # inputs given inline are written under storage_dir/runs/
+    inputs: InputFiles  # where inputs given inline are written
     duplicate_run_names: str = "return-existing"  # or "already-exists" (server.config.DUPLICATE_MODES)
 
     async def create_run(self, req: rs.CreateRunRequest) -> rd.Run:
@@ -134,12 +132,7 @@ class RunCreator:
                 raise ConnectError(Code.INVALID_ARGUMENT, "offloaded_input_data.uri is empty")
             return req.offloaded_input_data.uri
         inputs = req.inputs if kind == "inputs" else common_pb2.Inputs()
-        run_dir = os.path.join(self.storage_dir, "runs", project, domain, name)  # strings: pathlib costs here
-        os.makedirs(run_dir, exist_ok=True)
-        path = os.path.join(run_dir, "inputs.pb")
-        with open(path, "wb") as fh:
-            fh.write(inputs.SerializeToString(deterministic=True))
-        return file_uri(path)
+        return self.inputs.put(project, domain, inputs.SerializeToString(deterministic=True))[0]
 
 
 def _root_action(

@@ -139,7 +139,7 @@ def build_frontend(
     runs = RunServiceImpl(engine.runs, engine.actions, engine.attempts, engine.catalog, backend.hub)
     dataproxy = DataProxyServiceImpl(
         engine.catalog, engine.actions, engine.attempts, backend.hub,
-        storage_dir=engine.storage_dir, signer=signer, base_url=url,
+        inputs=engine.inputs, signer=signer, base_url=url,
     )  # fmt: skip
     apps: list[Any] = [
         RunServiceASGIApplication(runs, interceptors=ic),

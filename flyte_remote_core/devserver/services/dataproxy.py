@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import KW_ONLY, dataclass
-from pathlib import Path
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -23,6 +21,7 @@ from ..engine.actions import ActionStore
 from ..engine.attempts import Attempts
 from ..engine.catalog import Catalog
 from ..engine.events import Hub, action_topic
+from ..engine.inputs import InputFiles, safe_part
 from ..engine.model import TERMINAL_PHASES, ActionKey, file_uri, not_found, ts
 from .uploads import UploadSigner, too_large_message
 
@@ -30,12 +29,6 @@ DEFAULT_EXPIRY_S = 3600
 MAX_EXPIRY_S = 7 * 24 * 3600
 LOG_POLL_S = 0.1
 LOG_BATCH = 500
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def _safe_part(s: str) -> str:
-    s = _SAFE.sub("_", s)
-    return s if s not in ("", ".", "..") else "_"
 
 
 @dataclass(eq=False)
@@ -45,7 +38,7 @@ class DataProxyServiceImpl(DataProxyService):
     attempts: Attempts  # where the logs are
     hub: Hub
     _: KW_ONLY
-    storage_dir: Path  # UploadInputs writes under storage_dir/inputs/
+    inputs: InputFiles  # where UploadInputs writes
     signer: UploadSigner
     base_url: str  # of the signed URLs
 
@@ -62,9 +55,9 @@ class DataProxyServiceImpl(DataProxyService):
             if request.content_md5
             else hashlib.sha1(f"{time.time_ns()}".encode()).hexdigest()
         )
-        parts = [_safe_part(request.project or "_"), _safe_part(request.domain or "_")]
-        parts += [_safe_part(p) for p in root.split("/") if p]
-        parts += [_safe_part(p) for p in request.filename.split("/") if p]
+        parts = [safe_part(request.project or "_"), safe_part(request.domain or "_")]
+        parts += [safe_part(p) for p in root.split("/") if p]
+        parts += [safe_part(p) for p in request.filename.split("/") if p]
         key = "uploads/" + "/".join(parts)
         expires_in = request.expires_in.ToTimedelta().total_seconds() if request.HasField("expires_in") else 0
         if expires_in <= 0:
@@ -98,16 +91,9 @@ class DataProxyServiceImpl(DataProxyService):
         else:
             raise ConnectError(Code.INVALID_ARGUMENT, "UploadInputs needs run_id or project_id")
         self.catalog.require_project(project, domain)
-        data = request.inputs.SerializeToString(deterministic=True)
-        digest = hashlib.sha256(data).hexdigest()
-        path = self.storage_dir / "inputs" / _safe_part(project) / _safe_part(domain) / digest / "inputs.pb"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            tmp = path.with_name("inputs.pb.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+        uri, digest = self.inputs.put(project, domain, request.inputs.SerializeToString(deterministic=True))
         return dp.UploadInputsResponse(
-            offloaded_input_data=common_run_pb2.OffloadedInputData(uri=file_uri(path), inputs_hash=digest)
+            offloaded_input_data=common_run_pb2.OffloadedInputData(uri=uri, inputs_hash=digest)
         )
 
     async def get_action_data(self, request: dp.GetActionDataRequest, ctx: RequestContext) -> dp.GetActionDataResponse:
