@@ -311,10 +311,10 @@ def markdown(measures: list[Measure], absolute: list[tuple[str, str, str, str]],
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--sequential", type=int, default=40, help="sequential waits per round")
-    parser.add_argument("--launches", type=int, default=600, help="launches with 32 in flight (a third sequentially)")
+    parser.add_argument("--sequential", type=int, default=100, help="sequential waits per round")
+    parser.add_argument("--launches", type=int, default=1200, help="launches with 32 in flight (a third sequentially)")
     parser.add_argument("--waits", type=int, default=2000, help="concurrent waits")
-    parser.add_argument("--e2e", type=int, default=200, help="runs end to end")
+    parser.add_argument("--e2e", type=int, default=600, help="runs end to end")
     parser.add_argument("--write-docs", metavar="FILE", default=None)
     args = parser.parse_args(argv)
     if not Path(PYTHONS["sdk"]).exists():

@@ -34,6 +34,10 @@ from .store import Row, Store
 # the actions table goes through this class, so the copy is never stale; the bound keeps the
 # live actions of a busy server (a few KB each) and lets finished ones go.
 ROW_CACHE_SIZE = 4096
+# Runs this process created that have no nested action (yet): when such a run's root ends,
+# asking for its children needs no query. Past the bound the set starts again, and the runs
+# it forgot are asked about in SQL, as those of a previous process always are.
+SOLO_RUNS_SIZE = 100_000
 
 # Run rows for listing:
 # (project, domain, name, phase, created_at, updated_at, task_name, task_version, trigger_name, org)
@@ -62,6 +66,7 @@ class ActionStore:
     hub: Hub  # every saved change is published here
     # key -> (details, inputs_uri, outputs_uri) as stored; see ROW_CACHE_SIZE
     _rows: dict[Key, tuple[bytes, str, str]] = field(default_factory=dict, repr=False)
+    _solo_runs: set[tuple[str, str, str]] = field(default_factory=set, repr=False)  # see SOLO_RUNS_SIZE
 
     # ------------------------------------------------------------------ reading
     def _action_row(self, key: Key) -> tuple[bytes, str, str] | None:
@@ -116,6 +121,10 @@ class ActionStore:
         det = self.get_action((project, domain, run, ROOT_ACTION))
         return run_from_details(det) if det is not None else None
 
+    def may_have_nested_actions(self, project: str, domain: str, run: str) -> bool:
+        """False only for a run known to have no action besides ``a0``."""
+        return (project, domain, run) not in self._solo_runs
+
     def list_actions(self, project: str, domain: str, run: str) -> list[rd.ActionDetails]:
         rows = self.store.all(
             "SELECT details FROM actions WHERE project=? AND domain=? AND run=? ORDER BY created_at, name",
@@ -166,12 +175,16 @@ class ActionStore:
         except sqlite3.IntegrityError:  # lost a race with the same name
             return False
         self._remember((project, domain, name, ROOT_ACTION), blob, inputs_uri, "")
+        if len(self._solo_runs) >= SOLO_RUNS_SIZE:
+            self._solo_runs.clear()
+        self._solo_runs.add((project, domain, name))
         return True
 
     def insert_action(self, det: rd.ActionDetails, *, inputs_uri: str, outputs_uri: str = "", now: float) -> bool:
         """Insert a nested action of an existing run; False when that action already exists."""
         key = key_of(det)
         blob = det.SerializeToString()
+        self._solo_runs.discard(key[:3])  # before the insert: never wrongly "solo", even if it fails
         try:
             self.store.execute(
                 "INSERT INTO actions (project, domain, run, name, created_at, updated_at, phase, inputs_uri,"

@@ -274,6 +274,8 @@ class Attempts:
 
     def children(self, key: Key) -> list[rd.ActionDetails]:
         """The actions enqueued by ``key`` (nested actions name their parent)."""
+        if not self.actions.may_have_nested_actions(*key[:3]):
+            return []
         return [d for d in self.actions.list_actions(*key[:3]) if d.metadata.parent == key[3] and d.id.name != key[3]]
 
     def abort_children(self, key: Key, reason: str) -> None:

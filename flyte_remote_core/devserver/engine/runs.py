@@ -45,9 +45,11 @@ class RunCreator:
 
     async def create_run(self, req: rs.CreateRunRequest) -> rd.Run:
         """CreateRun: validate, insert run + a0 (QUEUED, attempts=1), start it."""
-        project, domain, org, name = self._run_id(req)
+        project, domain, org, name, generated = self._run_id(req)
         self.catalog.require_project(project, domain)
-        existing = self.actions.get_run(project, domain, name)
+        # A generated name is new (20 characters from a CSPRNG): only a caller's name is looked up
+        # first. Either way, an insert that finds the name taken is answered below.
+        existing = None if generated else self.actions.get_run(project, domain, name)
         if existing is not None:
             if self.duplicate_run_names == "already-exists":
                 raise ConnectError(Code.ALREADY_EXISTS, f"run {name!r} already exists in {project}/{domain}")
@@ -73,24 +75,23 @@ class RunCreator:
         return run_from_details(det)
 
     @staticmethod
-    def _run_id(req: rs.CreateRunRequest) -> tuple[str, str, str, str]:
-        """``(project, domain, org, name)`` of the new run; a name is generated when none is given."""
+    def _run_id(req: rs.CreateRunRequest) -> tuple[str, str, str, str, bool]:
+        """``(project, domain, org, name, generated)`` of the new run; a name is generated when none is given."""
         which = req.WhichOneof("id")
         if which == "run_id":
             rid = req.run_id
             project, domain, org, name = rid.project, rid.domain, rid.org, rid.name
-            if not name:
-                name = generate_run_name()
-            else:
-                validate_run_name(name)
         elif which == "project_id":
             pid = req.project_id
-            project, domain, org, name = pid.name, pid.domain, pid.organization, generate_run_name()
+            project, domain, org, name = pid.name, pid.domain, pid.organization, ""
         else:
             raise ConnectError(Code.INVALID_ARGUMENT, "CreateRun needs run_id or project_id")
         if not project or not domain:
             raise ConnectError(Code.INVALID_ARGUMENT, "CreateRun needs a project and a domain")
-        return project, domain, org, name
+        if name:
+            validate_run_name(name)
+            return project, domain, org, name, False
+        return project, domain, org, generate_run_name(), True
 
     def _task(
         self, req: rs.CreateRunRequest, project: str, domain: str, org: str
