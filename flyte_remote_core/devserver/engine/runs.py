@@ -55,7 +55,7 @@ class RunCreator:
                 raise ConnectError(Code.ALREADY_EXISTS, f"run {name!r} already exists in {project}/{domain}")
             return existing
         task_id, spec, trigger_name = self._task(req, project, domain, org)
-        inputs_uri = self._inputs_uri(req, project, domain, name)
+        inputs_uri = self._inputs_uri(req, project, domain)
         now = time.time()
         det = _root_action(req, identifier_pb2.RunIdentifier(org=org, project=project, domain=domain, name=name),
                            task_id, spec, trigger_name, now)  # fmt: skip
@@ -125,7 +125,7 @@ class RunCreator:
             return details.task_id, details.spec, tn.name
         raise ConnectError(Code.INVALID_ARGUMENT, "CreateRun needs task_id, task_spec or trigger_name")
 
-    def _inputs_uri(self, req: rs.CreateRunRequest, project: str, domain: str, name: str) -> str:
+    def _inputs_uri(self, req: rs.CreateRunRequest, project: str, domain: str) -> str:
         """Where the run's inputs are: the offloaded URI, or a file written here."""
         kind = req.WhichOneof("input_wrapper")
         if kind == "offloaded_input_data":
