@@ -31,9 +31,10 @@ from .store import Row, Store
 
 # Action rows kept in memory, newest written last: a launch reads its action about six times
 # while it runs (launch, each job update, the hold), and each read was a SELECT. Every write to
-# the actions table goes through this class, so the copy is never stale; the bound keeps the
-# live actions of a busy server (a few KB each) and lets finished ones go.
-ROW_CACHE_SIZE = 4096
+# the actions table goes through this class, so the copy is never stale. The bound keeps the
+# actions a busy server is launching and updating (a row holds its task spec: a few KB, up to
+# tens of KB for SDK tasks, so at most some tens of MB) and lets finished ones go.
+ROW_CACHE_SIZE = 2048
 # Runs this process created that have no nested action (yet): when such a run's root ends,
 # asking for its children needs no query. Past the bound the set starts again, and the runs
 # it forgot are asked about in SQL, as those of a previous process always are.
