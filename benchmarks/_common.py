@@ -1,15 +1,30 @@
-"""Shared bits for the benchmark scripts: percentiles, RSS, and a rich table printer."""
+"""Shared bits for the benchmark scripts: percentiles, RSS, bounded concurrency, and a rich table printer."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+async def bounded(items: Iterable[T], one: Callable[[T], Awaitable[R]], limit: int) -> list[R]:
+    """``one(item)`` for every item, at most ``limit`` at once; the results in the items' order."""
+    sem = asyncio.Semaphore(limit)
+
+    async def guarded(item: T) -> R:
+        async with sem:
+            return await one(item)
+
+    return list(await asyncio.gather(*(guarded(item) for item in items)))
 
 
 def percentile(values: Sequence[float], p: float) -> float:

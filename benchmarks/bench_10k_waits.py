@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from benchmarks._common import (
+    bounded,
     machine,
     markdown_table,
     percentile,
@@ -47,14 +48,8 @@ async def measure(server: ServerProcess, n: int, timeout: float, rate: float) ->
 
     async with FlyteClient(server.endpoint, insecure=True) as client:
         task = await client.get_task.aio("sample_tasks.add")
-        sem = asyncio.Semaphore(64)
-
-        async def launch(i: int) -> Any:
-            async with sem:
-                return await client.run.aio(task, {"x": i, "y": 1})
-
         started = time.perf_counter()
-        runs = await asyncio.gather(*(launch(i) for i in range(n)))
+        runs = await bounded(range(n), lambda i: client.run.aio(task, {"x": i, "y": 1}), 64)
         launch_s = time.perf_counter() - started
         await asyncio.to_thread(server.ask, "settle", timeout)  # nothing executes while waits are measured
         watch_calls_before = server.ask("calls", "WatchRuns")

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks._common import percentile, print_table, rss_kb, verdict
+from benchmarks._common import bounded, percentile, print_table, rss_kb, verdict
 
 
 def terminal_at(run) -> float:
@@ -60,14 +60,8 @@ async def notice_latency(server, client, samples: int) -> list[float]:
 
 async def launch_throughput(client, n: int, concurrency: int) -> float:
     task = await client.get_task.aio("sample_tasks.add")
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(i: int) -> None:
-        async with sem:
-            await client.run.aio(task, {"x": i, "y": 1})
-
     start = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
+    await bounded(range(n), lambda i: client.run.aio(task, {"x": i, "y": 1}), concurrency)
     return n / (time.perf_counter() - start)
 
 
@@ -75,13 +69,7 @@ async def concurrent_waits(server, client, n: int) -> tuple[float, float, float,
     """n runs held in RUNNING, n waits, release all; returns (p99 notice s, max s, RSS KB/run, stalled)."""
     task = await client.get_task.aio("sample_tasks.add")
     server.admin.hold(all_new_runs=True)
-    sem = asyncio.Semaphore(32)
-
-    async def launch(i: int):
-        async with sem:
-            return await client.run.aio(task, {"x": i, "y": 1})
-
-    runs = await asyncio.gather(*(launch(i) for i in range(n)))
+    runs = await bounded(range(n), lambda i: client.run.aio(task, {"x": i, "y": 1}), 32)
     rss_before = rss_kb()
     ended: dict[str, float] = {}
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-from benchmarks._common import percentile, print_table, verdict
+from benchmarks._common import bounded, percentile, print_table, verdict
 
 
 def startup_times(samples: int) -> list[float]:
@@ -88,16 +88,14 @@ async def end_to_end_rate(n: int, concurrency: int, workers: int, in_process: bo
     with (devserver_thread if in_process else devserver_process)(workers) as endpoint:
         client = FlyteClient(endpoint, insecure=True)
         task = await client.get_task.aio("sample_tasks.add")
-        sem = asyncio.Semaphore(concurrency)
 
         async def one(i: int) -> None:
-            async with sem:
-                run = await client.run.aio(task, {"x": i, "y": 1})
-                await run.wait.aio(quiet=True, timeout=120)
-                assert run.phase.is_success, run.phase
+            run = await client.run.aio(task, {"x": i, "y": 1})
+            await run.wait.aio(quiet=True, timeout=120)
+            assert run.phase.is_success, run.phase
 
         started = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(n)))
+        await bounded(range(n), one, concurrency)
         rate = n / (time.perf_counter() - started)
         await client.aclose()
         return rate

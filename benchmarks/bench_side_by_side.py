@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import machine, markdown_table, mean, percentile, stamp, verdict, write_section
+from benchmarks._common import bounded, machine, markdown_table, mean, percentile, stamp, verdict, write_section
 from benchmarks._server_process import ServerProcess
 
 REPO = Path(__file__).resolve().parents[1]
@@ -124,13 +124,8 @@ class Bench:
         async def launch_all() -> list[str]:
             async with FlyteClient(self.endpoint, insecure=True) as client:
                 task = await client.get_task.aio("sample_tasks.add")
-                sem = asyncio.Semaphore(32)
-
-                async def one(i: int) -> str:
-                    async with sem:
-                        return str((await client.run.aio(task, {"x": i, "y": 1})).name)
-
-                return list(await asyncio.gather(*(one(i) for i in range(n))))
+                runs = await bounded(range(n), lambda i: client.run.aio(task, {"x": i, "y": 1}), 32)
+                return [str(run.name) for run in runs]
 
         return asyncio.run(launch_all())
 
@@ -141,14 +136,10 @@ class Bench:
 
         async def read_all() -> dict[str, float]:
             async with FlyteClient(self.endpoint, insecure=True) as client:
-                sem = asyncio.Semaphore(32)
-
-                async def one(name: str) -> tuple[str, Any]:
-                    async with sem:
-                        return name, (await client.get_run.aio(name)).pb2.action.status
-
-                statuses = await asyncio.gather(*(one(name) for name in names))
-            return {n: st.end_time.ToNanoseconds() / 1e9 for n, st in statuses if st.HasField("end_time")}
+                runs = await bounded(names, client.get_run.aio, 32)
+            statuses = [run.pb2.action.status for run in runs]
+            ended = zip(names, statuses, strict=True)
+            return {n: st.end_time.ToNanoseconds() / 1e9 for n, st in ended if st.HasField("end_time")}
 
         found = asyncio.run(read_all())
         missing = set(names) - set(found)
