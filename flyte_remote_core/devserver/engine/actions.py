@@ -18,6 +18,7 @@ from flyteidl2.task import run_pb2 as task_run_pb2
 from flyteidl2.workflow import run_definition_pb2 as rd
 
 from .events import RUNS_TOPIC, Hub, action_topic, run_topic
+from .inputs import InputStore
 from .listing import select_where
 from .model import (
     QUEUED,
@@ -47,13 +48,6 @@ _RUN_SELECT = (
 )
 
 
-def read_inputs(uri: str) -> common_pb2.Inputs:
-    path = uri_to_path(uri) if uri else None
-    if path is None or not path.exists():
-        return common_pb2.Inputs()
-    return common_pb2.Inputs.FromString(path.read_bytes())
-
-
 def read_outputs(uri: str) -> common_pb2.Outputs:
     path = uri_to_path(uri) if uri else None
     if path is None or not path.exists():
@@ -65,6 +59,7 @@ def read_outputs(uri: str) -> common_pb2.Outputs:
 class ActionStore:
     store: Store
     hub: Hub  # every saved change is published here
+    inputs: InputStore  # where the actions' inputs are read
     # key -> (details, inputs_uri, outputs_uri) as stored; see ROW_CACHE_SIZE
     _rows: dict[Key, tuple[bytes, str, str]] = field(default_factory=dict, repr=False)
     _solo_runs: set[tuple[str, str, str]] = field(default_factory=set, repr=False)  # see SOLO_RUNS_SIZE
@@ -103,7 +98,7 @@ class ActionStore:
         uris = self.action_uris(key)
         if uris is None:
             return None
-        return read_inputs(uris[0]), read_outputs(uris[1]), uris[0], uris[1]
+        return self.inputs.read(uris[0]), read_outputs(uris[1]), uris[0], uris[1]
 
     def get_run_spec(self, project: str, domain: str, run: str) -> task_run_pb2.RunSpec | None:
         row = self.store.one(
@@ -202,25 +197,28 @@ class ActionStore:
         now = time.time()
         phase = det.status.phase
         blob = det.SerializeToString()
-        if outputs_uri is None:
-            self.store.execute(
-                "UPDATE actions SET details=?, phase=?, updated_at=? WHERE project=? AND domain=? AND run=? AND name=?",
-                (blob, phase, now, *key),
-            )
-        else:
-            self.store.execute(
-                "UPDATE actions SET details=?, phase=?, updated_at=?, outputs_uri=?"
-                " WHERE project=? AND domain=? AND run=? AND name=?",
-                (blob, phase, now, outputs_uri, *key),
-            )
+        # One transaction for a root action's two rows: one commit, and their pages written once.
+        with self.store.transaction() as db:
+            if outputs_uri is None:
+                db.execute(
+                    "UPDATE actions SET details=?, phase=?, updated_at=?"
+                    " WHERE project=? AND domain=? AND run=? AND name=?",
+                    (blob, phase, now, *key),
+                )
+            else:
+                db.execute(
+                    "UPDATE actions SET details=?, phase=?, updated_at=?, outputs_uri=?"
+                    " WHERE project=? AND domain=? AND run=? AND name=?",
+                    (blob, phase, now, outputs_uri, *key),
+                )
+            if det.id.name == ROOT_ACTION:
+                db.execute(
+                    "UPDATE runs SET phase=?, updated_at=? WHERE project=? AND domain=? AND name=?",
+                    (phase, now, key[0], key[1], key[2]),
+                )
         cached = self._rows.get(key)
         if cached is not None:
             self._remember(key, blob, cached[1], cached[2] if outputs_uri is None else outputs_uri)
-        if det.id.name == ROOT_ACTION:
-            self.store.execute(
-                "UPDATE runs SET phase=?, updated_at=? WHERE project=? AND domain=? AND name=?",
-                (phase, now, key[0], key[1], key[2]),
-            )
         self.publish(key)
 
     def publish(self, key: Key, *, runs: bool = True) -> None:

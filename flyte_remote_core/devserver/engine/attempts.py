@@ -132,6 +132,7 @@ class Attempts:
             timeout_s=target.timeout_s,
             attempt=attempt,
             container=self._container(key, det, target) if target.is_container else None,
+            inputs=self.actions.inputs.data(inputs_uri),
         )
         self._targets[key] = (target, inputs_uri)
         self.queue.submit(runner, job, key, attempt, self._on_update)

@@ -36,7 +36,7 @@ from .catalog import Catalog
 from .children import ChildActions
 from .events import Hub
 from .holds import Holds
-from .inputs import InputFiles
+from .inputs import InputStore
 from .queue import Background, JobQueue
 from .recovery import Recovery, Resumed
 from .runs import RunCreator
@@ -59,10 +59,10 @@ class Engine:
     ) -> None:
         data_dir = Path(data_dir).resolve()  # task runtimes run in folders of their own; file URIs need no resolving
         self.storage_dir = data_dir / "storage"
-        self.inputs = InputFiles(self.storage_dir)
+        self.inputs = InputStore(store, self.storage_dir)
         background = Background()
         self.catalog = Catalog(store, registry)
-        self.actions = ActionStore(store, hub)
+        self.actions = ActionStore(store, hub, self.inputs)
         self.holds = Holds()
         self.queue = JobQueue(make_runner, background)
         self.attempts = Attempts(

@@ -1,11 +1,16 @@
-"""Run inputs on disk, content-addressed: ``<storage>/inputs/<project>/<domain>/<sha256>.pb``.
+"""Run inputs, content-addressed: kept in the state database, a file only where a path is read.
 
 CreateRun's inline inputs and UploadInputs' uploads both land here, so identical inputs
-share one file. Storing inputs costs a launch one small write: the folder of a project and
-domain is made once, never per run (making a folder costs this machine about five times
-what writing a small file does). Each put writes its file again, beside its name, and
-renames it into place: a reader (the task's worker) never sees half of it, and a file
-deleted meanwhile comes back with the next run that needs it.
+share one row. Each has a URI of its own, ``<storage>/inputs/<project>/<domain>/<sha256>.pb``,
+as a blob store would give, but the file behind it is written only when a URI is handed
+out (UploadInputs, GetActionData's and GetActionDataURIs' answers) or a task reads the path
+(the SDK runtime: its runner writes it, from ``Job.inputs``). The worker pool's tasks
+decode the bytes they are handed, so inline inputs usually never become a file.
+
+Why not a file per put: creating a file is the costliest step of a launch on this kind of
+disk (50 µs to 1 ms of the serving loop's time, by the load on the file system), while the
+row is one small INSERT. Inputs written as files by earlier versions, and files that tasks
+write for their nested actions, are read from their paths as before.
 """
 
 from __future__ import annotations
@@ -15,9 +20,19 @@ import os
 import re
 from pathlib import Path
 
-from .model import file_uri
+from flyteidl2.task import common_pb2
+
+from ..execution.interface import write_file_atomically
+from .model import file_uri, uri_to_path
+from .store import Store
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+# Inputs kept in memory after a put or a read, by total size: a launch reads the inputs it
+# was just given without a query. A restart, a retry after the entry left, or a reader of an
+# old run asks SQL.
+CACHE_BYTES = 8 << 20
+_CACHE_ENTRY_MAX = 256 << 10
 
 
 def safe_part(text: str) -> str:
@@ -26,39 +41,56 @@ def safe_part(text: str) -> str:
     return text if text not in ("", ".", "..") else "_"
 
 
-class InputFiles:
-    def __init__(self, storage_dir: Path) -> None:
+class InputStore:
+    def __init__(self, store: Store, storage_dir: Path) -> None:
+        self._store = store
         self._root = os.path.join(os.fspath(storage_dir), "inputs")
-        self._folders: dict[tuple[str, str], str] = {}
+        self._cache: dict[str, bytes] = {}  # uri -> serialized Inputs, oldest first
+        self._cached_bytes = 0
 
     def put(self, project: str, domain: str, data: bytes) -> tuple[str, str]:
         """Store serialized inputs; returns their ``file://`` URI and their sha256 digest."""
         digest = hashlib.sha256(data).hexdigest()
-        path = os.path.join(self._folder(project, domain), digest + ".pb")
-        try:
-            _write_file(path, data)
-        except FileNotFoundError:  # the folder went away under us (a test wiped the data dir)
-            del self._folders[(project, domain)]
-            path = os.path.join(self._folder(project, domain), digest + ".pb")
-            _write_file(path, data)
-        return file_uri(path), digest
+        uri = file_uri(os.path.join(self._root, safe_part(project), safe_part(domain), digest + ".pb"))
+        self._store.execute("INSERT OR IGNORE INTO inputs (uri, data) VALUES (?, ?)", (uri, data))
+        self._remember(uri, data)
+        return uri, digest
 
-    def _folder(self, project: str, domain: str) -> str:
-        folder = self._folders.get((project, domain))
-        if folder is None:
-            folder = os.path.join(self._root, safe_part(project), safe_part(domain))
-            os.makedirs(folder, exist_ok=True)
-            self._folders[(project, domain)] = folder
-        return folder
+    def data(self, uri: str) -> bytes | None:
+        """The serialized inputs behind ``uri`` when they were put here; None for other URIs."""
+        data = self._cache.get(uri)
+        if data is not None:
+            return data
+        row = self._store.one("SELECT data FROM inputs WHERE uri=?", (uri,))
+        if row is None:
+            return None
+        return self._remember(uri, bytes(row[0]))
 
+    def read(self, uri: str) -> common_pb2.Inputs:
+        """The inputs behind ``uri``: held here, else the file; empty when there is neither."""
+        data = self.data(uri) if uri else None
+        if data is None:
+            path = uri_to_path(uri) if uri else None
+            if path is None or not path.exists():
+                return common_pb2.Inputs()
+            data = path.read_bytes()
+        return common_pb2.Inputs.FromString(data)
 
-def _write_file(path: str, data: bytes) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    def materialize(self, uri: str) -> None:
+        """Write the file behind ``uri`` if it is held here and not on disk: its URI is being handed out."""
+        data = self.data(uri) if uri else None
+        path = uri_to_path(uri) if data is not None else None
+        if data is None or path is None or path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file_atomically(path, data)
+
+    def _remember(self, uri: str, data: bytes) -> bytes:
+        if len(data) > _CACHE_ENTRY_MAX or uri in self._cache:
+            return data
+        self._cache[uri] = data
+        self._cached_bytes += len(data)
+        while self._cached_bytes > CACHE_BYTES:
+            oldest = next(iter(self._cache))
+            self._cached_bytes -= len(self._cache.pop(oldest))
+        return data

@@ -18,7 +18,7 @@ from .actions import ActionStore
 from .attempts import Attempts
 from .catalog import Catalog
 from .holds import Holds
-from .inputs import InputFiles
+from .inputs import InputStore
 from .model import (
     QUEUED,
     ROOT_ACTION,
@@ -40,7 +40,7 @@ class RunCreator:
     holds: Holds
     attempts: Attempts
     _: KW_ONLY
-    inputs: InputFiles  # where inputs given inline are written
+    inputs: InputStore  # where inputs given inline are kept
     duplicate_run_names: str = "return-existing"  # or "already-exists" (server.config.DUPLICATE_MODES)
 
     async def create_run(self, req: rs.CreateRunRequest) -> rd.Run:
@@ -126,7 +126,7 @@ class RunCreator:
         raise ConnectError(Code.INVALID_ARGUMENT, "CreateRun needs task_id, task_spec or trigger_name")
 
     def _inputs_uri(self, req: rs.CreateRunRequest, project: str, domain: str) -> str:
-        """Where the run's inputs are: the offloaded URI, or a file written here."""
+        """Where the run's inputs are: the offloaded URI, or the URI of the inline inputs, kept here."""
         kind = req.WhichOneof("input_wrapper")
         if kind == "offloaded_input_data":
             if not req.offloaded_input_data.uri:

@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS actions (
     inputs_uri TEXT, outputs_uri TEXT, details BLOB,
     PRIMARY KEY (project, domain, run, name));
 CREATE INDEX IF NOT EXISTS actions_phase ON actions (phase);
+CREATE TABLE IF NOT EXISTS inputs (uri TEXT PRIMARY KEY, data BLOB);
 CREATE TABLE IF NOT EXISTS secrets (
     project TEXT, domain TEXT, name TEXT, org TEXT, created_at REAL, spec BLOB,
     PRIMARY KEY (org, project, domain, name));

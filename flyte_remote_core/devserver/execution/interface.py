@@ -3,20 +3,27 @@
 The engine turns one attempt of an action into a :class:`Job`, hands it to a
 :class:`Runner` with a callback, and hears back :class:`JobUpdate` objects on the
 server's event loop: phases in order, then exactly one terminal update. The task reads
-its inputs from ``Job.inputs_path``, writes its outputs to ``Job.outputs_path`` and its
-log to ``Job.log_path``; the engine reads both from there. Nothing else crosses. The
-runner creates the folders of both paths (the engine's loop makes no file system calls to
-launch a job), and readers take a log that does not exist yet as empty.
+its inputs from ``Job.inputs`` when the engine holds them (it keeps the inputs that runs
+were created with in its database), else from ``Job.inputs_path``; a runner whose task
+needs the path writes it first (:func:`ensure_inputs_file`). The task writes its outputs
+to ``Job.outputs_path`` and its log to ``Job.log_path``; the engine reads both from there.
+Nothing else crosses. The runner creates the folders of these paths (the engine's loop
+makes no file system calls to launch a job), and readers take a log that does not exist
+yet as empty.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["PHASES", "TERMINAL_PHASES", "ContainerSpec", "Job", "JobUpdate", "Runner"]
+__all__ = [
+    "PHASES", "TERMINAL_PHASES", "ContainerSpec", "Job", "JobUpdate", "Runner",
+    "ensure_inputs_file", "write_file_atomically",
+]  # fmt: skip
 
 # Job phases in the order a job goes through them; the last four are terminal.
 PHASES = ("INITIALIZING", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -56,6 +63,8 @@ class Job:
     timeout_s: float | None = None
     attempt: int = 0
     container: ContainerSpec | None = None  # set: run the deployed spec (execution.sdk), not a function
+    # The content of inputs_path when the engine holds it; the file may not exist then.
+    inputs: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # Callers often hold str paths (file URIs stripped of their scheme): accept both.
@@ -91,3 +100,24 @@ class Runner(Protocol):
 
     async def abort(self, job_id: str, reason: str = "aborted") -> bool:
         """Stop a job; returns once its code no longer runs. False if unknown or finished."""
+
+
+def write_file_atomically(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` beside ``path`` and rename it into place: a reader never sees half of it."""
+    tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def ensure_inputs_file(job: Job) -> None:
+    """Make ``job.inputs_path`` exist when the engine handed the inputs over in ``job.inputs``."""
+    if job.inputs is None or job.inputs_path.exists():
+        return
+    job.inputs_path.parent.mkdir(parents=True, exist_ok=True)
+    write_file_atomically(job.inputs_path, job.inputs)

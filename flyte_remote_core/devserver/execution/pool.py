@@ -19,6 +19,7 @@ that loop, in phase order, with exactly one terminal update per job.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
 import json
@@ -286,7 +287,7 @@ class Executor:
                 continue
             state = self._queue.popleft()
             job = state.job
-            msg = {
+            msg: dict[str, object] = {
                 "job_id": job.job_id,
                 "module": job.module,
                 "function": job.function,
@@ -295,6 +296,8 @@ class Executor:
                 "log_path": str(job.log_path),
                 "attempt": job.attempt,
             }
+            if job.inputs is not None:  # the worker decodes them; no file is needed
+                msg["inputs"] = base64.b64encode(job.inputs).decode("ascii")
             slot.job = state
             state.slot = slot
             assert slot.proc.stdin is not None

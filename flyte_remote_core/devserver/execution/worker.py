@@ -5,7 +5,7 @@ the grpc-loaded server). It reads jobs from stdin and answers on stdout,
 both framed as a 4-byte big-endian length followed by a JSON object:
 
     parent -> worker  {"job_id", "module", "function", "inputs_path", "outputs_path",
-                       "log_path", "attempt"}
+                       "log_path", "attempt", "inputs"?}      inputs: base64, else read the path
     worker -> parent  {"ready": pid}                                    once, at start
                       {"job_id", "phase": "RUNNING"}
                       {"job_id", "phase": "SUCCEEDED"}
@@ -21,6 +21,7 @@ codec, the user's module) is imported once per worker on first use.
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import json
 import logging
@@ -124,15 +125,18 @@ class Worker:
 
     # -- one job -------------------------------------------------------------------
 
-    def _decode_inputs(self, task: _Loaded, path: str) -> dict[str, Any]:
+    def _decode_inputs(self, task: _Loaded, job: dict[str, Any]) -> dict[str, Any]:
         from flyteidl2.task import common_pb2
 
         from flyte_remote_core.codec import from_literal
 
         read_uri = _read_uri()
         msg = common_pb2.Inputs()
-        with open(path, "rb") as f:
-            msg.ParseFromString(f.read())
+        if "inputs" in job:  # handed over by the server: no file to read
+            msg.ParseFromString(base64.b64decode(job["inputs"]))
+        else:
+            with open(job["inputs_path"], "rb") as f:
+                msg.ParseFromString(f.read())
         kwargs: dict[str, Any] = {}
         for named in msg.literals:
             lt = task.inputs.get(named.name)
@@ -185,7 +189,7 @@ class Worker:
         with redirect:
             try:
                 task = self._load(job["module"], job["function"])
-                kwargs = self._decode_inputs(task, job["inputs_path"])
+                kwargs = self._decode_inputs(task, job)
                 reply({"job_id": job_id, "phase": "RUNNING"})
                 if inspect.iscoroutinefunction(task.func):
                     result = asyncio.run(task.func(**kwargs))

@@ -21,7 +21,7 @@ from ..engine.actions import ActionStore
 from ..engine.attempts import Attempts
 from ..engine.catalog import Catalog
 from ..engine.events import Hub, action_topic
-from ..engine.inputs import InputFiles, safe_part
+from ..engine.inputs import InputStore, safe_part
 from ..engine.model import TERMINAL_PHASES, ActionKey, file_uri, not_found, ts
 from .uploads import UploadSigner, too_large_message
 
@@ -38,7 +38,7 @@ class DataProxyServiceImpl(DataProxyService):
     attempts: Attempts  # where the logs are
     hub: Hub
     _: KW_ONLY
-    inputs: InputFiles  # where UploadInputs writes
+    inputs: InputStore  # where UploadInputs keeps inputs (and writes their file)
     signer: UploadSigner
     base_url: str  # of the signed URLs
 
@@ -92,6 +92,7 @@ class DataProxyServiceImpl(DataProxyService):
             raise ConnectError(Code.INVALID_ARGUMENT, "UploadInputs needs run_id or project_id")
         self.catalog.require_project(project, domain)
         uri, digest = self.inputs.put(project, domain, request.inputs.SerializeToString(deterministic=True))
+        self.inputs.materialize(uri)  # the URI is handed out: as from a blob store, it can be read at once
         return dp.UploadInputsResponse(
             offloaded_input_data=common_run_pb2.OffloadedInputData(uri=uri, inputs_hash=digest)
         )
@@ -102,6 +103,7 @@ class DataProxyServiceImpl(DataProxyService):
         if data is None:
             raise not_found(f"action {'/'.join(key)}")
         inputs, outputs, inputs_uri, outputs_uri = data
+        self.inputs.materialize(inputs_uri)  # the URI is handed out: its file must be there
         return dp.GetActionDataResponse(inputs=inputs, outputs=outputs, inputs_uri=inputs_uri, outputs_uri=outputs_uri)
 
     async def tail_logs(self, request: dp.TailLogsRequest, ctx: RequestContext) -> AsyncIterator[dp.TailLogsResponse]:

@@ -150,6 +150,7 @@ class RunServiceImpl(RunService):
         self, request: rs.GetActionDataURIsRequest, ctx: RequestContext
     ) -> rs.GetActionDataURIsResponse:
         inputs_uri, outputs_uri = self._action(request.action_id, self.actions.action_uris)
+        self.actions.inputs.materialize(inputs_uri)  # the URI is handed out: its file must be there
         return rs.GetActionDataURIsResponse(inputs_uri=inputs_uri, outputs_uri=outputs_uri)
 
     @staticmethod

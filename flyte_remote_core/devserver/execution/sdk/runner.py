@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..interface import Job, JobUpdate
+from ..interface import Job, JobUpdate, ensure_inputs_file
 from .python import OPTION_HINT, SdkPython
 from .spec import fill_args, placeholder_values, read_result, runtime_env
 
@@ -151,6 +151,7 @@ class SdkRunner:
         try:
             work_dir.mkdir(parents=True, exist_ok=True)
             job.log_path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_inputs_file(job)  # the runtime reads its inputs from the path
             args = fill_args(spec.args, placeholder_values(job, spec))
             if not args or args[0] != "a0":
                 raise _SpecError(f"the task's container args do not start with the a0 runtime: {args[:3]!r}")
