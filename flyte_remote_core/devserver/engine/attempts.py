@@ -220,8 +220,9 @@ class Attempts:
         now = time.time()
         self.queue.forget(key)
         if phase == SUCCEEDED:
-            out = self.attempt_dir(key, attempt) / "outputs.pb"
-            outputs_uri = file_uri(out) if out.exists() else ""
+            # A runner reports SUCCEEDED once the outputs are written (execution/interface.py):
+            # no look at the disk between the run's end and its watchers being told.
+            outputs_uri = file_uri(self.attempt_dir(key, attempt) / "outputs.pb")
             for ph in (INITIALIZING, RUNNING):
                 if det.attempts and det.attempts[-1].phase < ph:
                     transition(det.attempts[-1], ph, now)

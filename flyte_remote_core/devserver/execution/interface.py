@@ -2,7 +2,8 @@
 
 The engine turns one attempt of an action into a :class:`Job`, hands it to a
 :class:`Runner` with a callback, and hears back :class:`JobUpdate` objects on the
-server's event loop: phases in order, then exactly one terminal update. The task reads
+server's event loop: phases in order, then exactly one terminal update; SUCCEEDED only once
+the outputs are at ``Job.outputs_path`` (the engine does not look). The task reads
 its inputs from ``Job.inputs`` when the engine holds them (it keeps the inputs that runs
 were created with in its database), else from ``Job.inputs_path``; a runner whose task
 needs the path writes it first (:func:`ensure_inputs_file`). The task writes its outputs
