@@ -150,9 +150,12 @@ class ActionStore:
         trigger_name: str,
         run_spec: task_run_pb2.RunSpec,
         inputs_uri: str,
+        inputs: bytes | None = None,
         now: float,
     ) -> bool:
-        """Insert a new run and its root action ``det`` (QUEUED); False when the name is taken."""
+        """Insert a new run and its root action ``det`` (QUEUED); False when the name is taken.
+
+        ``inputs`` are the run's inline inputs: kept under ``inputs_uri`` in the same commit."""
         project, domain, name, _ = key_of(det)
         blob = det.SerializeToString()
         try:
@@ -168,6 +171,8 @@ class ActionStore:
                     " outputs_uri, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (project, domain, name, ROOT_ACTION, now, now, QUEUED, inputs_uri, "", blob),
                 )
+                if inputs is not None:
+                    self.inputs.add(db, inputs_uri, inputs)
         except sqlite3.IntegrityError:  # lost a race with the same name
             return False
         self._remember((project, domain, name, ROOT_ACTION), blob, inputs_uri, "")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 from flyteidl2.task import common_pb2
@@ -48,13 +49,22 @@ class InputStore:
         self._cache: dict[str, bytes] = {}  # uri -> serialized Inputs, oldest first
         self._cached_bytes = 0
 
+    def address(self, project: str, domain: str, data: bytes) -> tuple[str, str]:
+        """The ``file://`` URI and the sha256 digest that serialized inputs are kept under."""
+        digest = hashlib.sha256(data).hexdigest()
+        return file_uri(os.path.join(self._root, safe_part(project), safe_part(domain), digest + ".pb")), digest
+
     def put(self, project: str, domain: str, data: bytes) -> tuple[str, str]:
         """Store serialized inputs; returns their ``file://`` URI and their sha256 digest."""
-        digest = hashlib.sha256(data).hexdigest()
-        uri = file_uri(os.path.join(self._root, safe_part(project), safe_part(domain), digest + ".pb"))
-        self._store.execute("INSERT OR IGNORE INTO inputs (uri, data) VALUES (?, ?)", (uri, data))
-        self._remember(uri, data)
+        uri, digest = self.address(project, domain, data)
+        self.add(self._store.db, uri, data)
         return uri, digest
+
+    def add(self, db: sqlite3.Connection, uri: str, data: bytes) -> None:
+        """Store inputs under ``uri`` (from :meth:`address`) with ``db``: a caller's open
+        transaction (a run and its inputs are one commit), or the store itself."""
+        db.execute("INSERT OR IGNORE INTO inputs (uri, data) VALUES (?, ?)", (uri, data))
+        self._remember(uri, data)
 
     def data(self, uri: str) -> bytes | None:
         """The serialized inputs behind ``uri`` when they were put here; None for other URIs."""

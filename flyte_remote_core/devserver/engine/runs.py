@@ -55,13 +55,14 @@ class RunCreator:
                 raise ConnectError(Code.ALREADY_EXISTS, f"run {name!r} already exists in {project}/{domain}")
             return existing
         task_id, spec, trigger_name = self._task(req, project, domain, org)
-        inputs_uri = self._inputs_uri(req, project, domain)
+        inputs_uri, inline = self._inputs(req, project, domain)
         now = time.time()
         det = _root_action(req, identifier_pb2.RunIdentifier(org=org, project=project, domain=domain, name=name),
                            task_id, spec, trigger_name, now)  # fmt: skip
         inserted = self.actions.insert_run(
-            det, task_id=task_id, trigger_name=trigger_name, run_spec=req.run_spec, inputs_uri=inputs_uri, now=now
-        )
+            det, task_id=task_id, trigger_name=trigger_name, run_spec=req.run_spec,
+            inputs_uri=inputs_uri, inputs=inline, now=now,
+        )  # fmt: skip
         if not inserted:  # lost a race with the same name
             if self.duplicate_run_names == "already-exists":
                 raise ConnectError(Code.ALREADY_EXISTS, f"run {name!r} already exists")
@@ -125,15 +126,15 @@ class RunCreator:
             return details.task_id, details.spec, tn.name
         raise ConnectError(Code.INVALID_ARGUMENT, "CreateRun needs task_id, task_spec or trigger_name")
 
-    def _inputs_uri(self, req: rs.CreateRunRequest, project: str, domain: str) -> str:
-        """Where the run's inputs are: the offloaded URI, or the URI of the inline inputs, kept here."""
+    def _inputs(self, req: rs.CreateRunRequest, project: str, domain: str) -> tuple[str, bytes | None]:
+        """Where the run's inputs are, and the inline inputs to keep there (None: offloaded)."""
         kind = req.WhichOneof("input_wrapper")
         if kind == "offloaded_input_data":
             if not req.offloaded_input_data.uri:
                 raise ConnectError(Code.INVALID_ARGUMENT, "offloaded_input_data.uri is empty")
-            return req.offloaded_input_data.uri
-        inputs = req.inputs if kind == "inputs" else common_pb2.Inputs()
-        return self.inputs.put(project, domain, inputs.SerializeToString(deterministic=True))[0]
+            return req.offloaded_input_data.uri, None
+        data = (req.inputs if kind == "inputs" else common_pb2.Inputs()).SerializeToString(deterministic=True)
+        return self.inputs.address(project, domain, data)[0], data
 
 
 def _root_action(
