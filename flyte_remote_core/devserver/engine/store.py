@@ -7,7 +7,9 @@ Protobuf messages are stored as blobs next to the few columns that queries need
 The state holds secrets in plain text, so the data folder is made owner-only (0700)
 when the devserver creates it and the database files are 0600 (:func:`prepare_data_dir`,
 :class:`Store`). A database that SQLite cannot read, or whose quick check fails, stops
-the start with :class:`StateDatabaseError`, which names the file and what to do.
+the start with :class:`StateDatabaseError`, which names the file and what to do. One
+process holds the database while it serves (SQLite's exclusive locking mode): a second
+devserver on the same data folder stops with :class:`DataFolderInUseError`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 Row = Any  # a row tuple of sqlite3; its shape is the SELECT's
 DB_SUFFIXES = ("", "-wal", "-shm", "-journal")  # the database and the files SQLite keeps beside it
+LOCK_WAIT_MS = 5000  # how long a second process waits for the database before it gives up
 log = logging.getLogger("flyte_remote_core.devserver")
 
 
@@ -36,6 +39,18 @@ class StateDatabaseError(RuntimeError):
             f"using {str(path.parent)!r}, then move the file aside (with its -wal and -shm files) to keep it "
             f"for inspection, or delete them to start with fresh state (runs, tasks, secrets and triggers "
             f"recorded there are lost); or start with another --data-dir."
+        )
+
+
+class DataFolderInUseError(RuntimeError):
+    """Another devserver process serves from the same data folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"the devserver's data folder {str(path.parent)!r} is in use by another devserver process "
+            f"(its state database {path.name!r} stayed locked for {LOCK_WAIT_MS // 1000} s). Stop that "
+            "devserver, or start this one with another --data-dir."
         )
 
 
@@ -107,6 +122,11 @@ class Store:
         self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         try:
             self._open()
+        except sqlite3.OperationalError as e:
+            self.close()
+            if "locked" in str(e):
+                raise DataFolderInUseError(self.path) from e
+            raise StateDatabaseError(self.path, f"{type(e).__name__}: {e}") from e
         except sqlite3.DatabaseError as e:  # not a database, malformed, encrypted, ...
             self.close()
             raise StateDatabaseError(self.path, f"{type(e).__name__}: {e}") from e
@@ -115,9 +135,16 @@ class Store:
             raise
 
     def _open(self) -> None:
+        self.db.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
+        # One process owns the database while it serves: its caches (engine/actions.py,
+        # catalog.py, inputs.py) would miss another writer's rows, and both would resume the
+        # same runs. The lock is taken once, here, and no transaction asks the file system
+        # for locks again (with no -shm file, WAL keeps its index in this process's memory).
+        self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.execute("BEGIN IMMEDIATE")  # take the lock now, not at the first write
+        self.db.execute("COMMIT")
         # Damage past the header shows only when a page is read: look before serving, not mid-run.
         found = self.db.execute("PRAGMA quick_check(1)").fetchone()
         if found is None or found[0] != "ok":

@@ -1,6 +1,7 @@
 """The devserver's files on disk: a corrupt state database stops the start with an error that
-names the file and the way out; the data folder is owner-only and the files holding state
-or secrets are 0600."""
+names the file and the way out; a second devserver on a data folder in use stops with an
+error naming the folder, and the first serves on; the data folder is owner-only and the
+files holding state or secrets are 0600."""
 
 from __future__ import annotations
 
@@ -80,6 +81,23 @@ def test_the_cli_reports_a_corrupt_database_and_exits_1(tmp_path: Path) -> None:
     assert out.returncode == 1
     _assert_names_the_way_out(out.stderr, db)
     assert "Traceback" not in out.stderr
+
+
+def test_a_second_devserver_on_a_folder_in_use_stops_and_the_first_serves_on(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with DevServer(tasks=["tests.devserver.sample_tasks"], data_dir=data) as first, first.client() as client:
+        out = subprocess.run(
+            [sys.executable, "-m", "flyte_remote_core.devserver", "--port", "0", "--data-dir", str(data)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert out.returncode == 1
+        assert "in use by another devserver" in out.stderr and str(data) in out.stderr
+        assert "--data-dir" in out.stderr and "Traceback" not in out.stderr
+        run = client.run(client.get_task("sample_tasks.add"), {"x": 1, "y": 2})
+        assert run.wait(quiet=True).phase == "SUCCEEDED"
+    # Stopped, the first lets the folder go: a new devserver resumes from it.
+    with DevServer(data_dir=data) as again, again.client() as client:
+        assert client.get_run(run.name).phase == "SUCCEEDED"
 
 
 def test_a_new_data_folder_is_owner_only_and_state_files_are_0600(tmp_path: Path) -> None:
