@@ -31,6 +31,8 @@ import sys
 import traceback
 from typing import Any, BinaryIO
 
+from .interface import write_file_atomically
+
 HEADER = struct.Struct(">I")  # a frame: its body's length, then the JSON body
 
 
@@ -176,7 +178,8 @@ class Worker:
             except Exception as e:
                 raise JobError("OutputEncodingError", f"OutputEncodingError: output {name}: {e}") from e
             out.literals.add(name=name, value=lit)
-        _write_atomic(path, out.SerializeToString())
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        write_file_atomically(path, out.SerializeToString())  # a reader never sees half of it
 
     def run(self, job: dict[str, Any], reply: Any) -> dict[str, Any]:
         job_id = job["job_id"]
@@ -224,15 +227,6 @@ def _read_uri() -> Any:
     except ImportError:  # codec storage not available: inline literals still work
         return None
     return read_uri
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    # Write-then-rename: a reader never sees a half-written outputs file.
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 class _Redirect:
