@@ -25,8 +25,8 @@ from .model import (
     ROOT_ACTION,
     Key,
     key_of,
+    read_file,
     run_from_details,
-    uri_to_path,
 )
 from .store import Row, Store
 
@@ -49,10 +49,7 @@ _RUN_SELECT = (
 
 
 def read_outputs(uri: str) -> common_pb2.Outputs:
-    path = uri_to_path(uri) if uri else None
-    if path is None or not path.exists():
-        return common_pb2.Outputs()
-    return common_pb2.Outputs.FromString(path.read_bytes())
+    return common_pb2.Outputs.FromString(read_file(uri) or b"")
 
 
 @dataclass(eq=False)

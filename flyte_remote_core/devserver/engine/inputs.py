@@ -23,8 +23,8 @@ from pathlib import Path
 
 from flyteidl2.task import common_pb2
 
-from ..execution.interface import write_file_atomically
-from .model import file_uri, uri_to_path
+from ..execution.interface import write_missing_file
+from .model import file_uri, read_file, uri_to_path
 from .store import Store
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -80,20 +80,15 @@ class InputStore:
         """The inputs behind ``uri``: held here, else the file; empty when there is neither."""
         data = self.data(uri) if uri else None
         if data is None:
-            path = uri_to_path(uri) if uri else None
-            if path is None or not path.exists():
-                return common_pb2.Inputs()
-            data = path.read_bytes()
-        return common_pb2.Inputs.FromString(data)
+            data = read_file(uri)
+        return common_pb2.Inputs.FromString(data or b"")
 
     def materialize(self, uri: str) -> None:
         """Write the file behind ``uri`` if it is held here and not on disk: its URI is being handed out."""
         data = self.data(uri) if uri else None
         path = uri_to_path(uri) if data is not None else None
-        if data is None or path is None or path.exists():
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_file_atomically(path, data)
+        if data is not None and path is not None:
+            write_missing_file(path, data)
 
     def _remember(self, uri: str, data: bytes) -> bytes:
         if len(data) > _CACHE_ENTRY_MAX or uri in self._cache:

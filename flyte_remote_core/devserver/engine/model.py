@@ -101,6 +101,14 @@ def uri_to_path(uri: str) -> Path | None:
     return None
 
 
+def read_file(uri: str) -> bytes | None:
+    """The bytes of the local file behind ``uri``; None when there is no such file."""
+    path = uri_to_path(uri) if uri else None
+    if path is None or not path.exists():
+        return None
+    return path.read_bytes()
+
+
 @dataclass
 class Target:
     """What runs a task: the function to call (or the container args to run), how often and how long it may try."""

@@ -122,13 +122,10 @@ class Store:
         self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         try:
             self._open()
-        except sqlite3.OperationalError as e:
+        except sqlite3.DatabaseError as e:  # locked by another process; not a database, malformed, ...
             self.close()
-            if "locked" in str(e):
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
                 raise DataFolderInUseError(self.path) from e
-            raise StateDatabaseError(self.path, f"{type(e).__name__}: {e}") from e
-        except sqlite3.DatabaseError as e:  # not a database, malformed, encrypted, ...
-            self.close()
             raise StateDatabaseError(self.path, f"{type(e).__name__}: {e}") from e
         except BaseException:
             self.close()

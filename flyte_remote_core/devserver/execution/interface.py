@@ -23,7 +23,7 @@ from typing import Protocol
 
 __all__ = [
     "PHASES", "TERMINAL_PHASES", "ContainerSpec", "Job", "JobUpdate", "Runner",
-    "ensure_inputs_file", "write_file_atomically",
+    "ensure_inputs_file", "write_file_atomically", "write_missing_file",
 ]  # fmt: skip
 
 # Job phases in the order a job goes through them; the last four are terminal.
@@ -104,9 +104,16 @@ class Runner(Protocol):
 
 
 def write_file_atomically(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` beside ``path`` and rename it into place: a reader never sees half of it."""
+    """Write ``data`` beside ``path`` and rename it into place: a reader never sees half of it.
+
+    The folder is made when it is missing (looked for only then: no extra call otherwise)."""
     tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(tmp) or ".", exist_ok=True)
+        fd = os.open(tmp, flags, 0o600)
     try:
         view = memoryview(data)
         while view:
@@ -116,9 +123,13 @@ def write_file_atomically(path: str | os.PathLike[str], data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def write_missing_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` (atomically) unless a file is there: content-addressed files never change."""
+    if not os.path.exists(path):
+        write_file_atomically(path, data)
+
+
 def ensure_inputs_file(job: Job) -> None:
     """Make ``job.inputs_path`` exist when the engine handed the inputs over in ``job.inputs``."""
-    if job.inputs is None or job.inputs_path.exists():
-        return
-    job.inputs_path.parent.mkdir(parents=True, exist_ok=True)
-    write_file_atomically(job.inputs_path, job.inputs)
+    if job.inputs is not None:
+        write_missing_file(job.inputs_path, job.inputs)

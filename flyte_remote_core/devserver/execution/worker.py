@@ -178,7 +178,6 @@ class Worker:
             except Exception as e:
                 raise JobError("OutputEncodingError", f"OutputEncodingError: output {name}: {e}") from e
             out.literals.add(name=name, value=lit)
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         write_file_atomically(path, out.SerializeToString())  # a reader never sees half of it
 
     def run(self, job: dict[str, Any], reply: Any) -> dict[str, Any]:
