@@ -78,6 +78,24 @@ class Attempts:
     def log_path(self, key: Key, attempt: int) -> Path:
         return self.logs_dir / key[0] / key[1] / key[2] / key[3] / f"{attempt}.log"
 
+    def locate_attempt(self, key: Key, det: rd.ActionDetails) -> bool:
+        """Record where the current attempt's log and outputs go; False when ``det`` has them already.
+
+        Called on a new action before it is stored and on each new attempt before it is saved,
+        so that launching it needs no save of its own.
+        """
+        attempt = det.status.attempts
+        log_uri = file_uri(self.log_path(key, attempt))
+        outputs_uri = file_uri(self.attempt_dir(key, attempt) / "outputs.pb")
+        att = det.attempts[-1]
+        if att.outputs.output_uri == outputs_uri and [i.uri for i in att.log_info] == [log_uri]:
+            return False
+        del att.log_info[:]
+        att.log_info.add(uri=log_uri, name="devserver logs")
+        att.logs_available = True
+        att.outputs.output_uri = outputs_uri
+        return True
+
     # ------------------------------------------------------------------ launching
     def start(self, key: Key, target: Target | None, inputs_uri: str) -> None:
         """Launch the action's current attempt (in the background)."""
@@ -116,12 +134,8 @@ class Attempts:
         # take a log that is not there yet as empty.
         out_dir = self.attempt_dir(key, attempt)
         log_path = self.log_path(key, attempt)
-        att = det.attempts[-1]
-        del att.log_info[:]
-        att.log_info.add(uri=file_uri(log_path), name="devserver logs")
-        att.logs_available = True
-        att.outputs.output_uri = file_uri(out_dir / "outputs.pb")
-        self.actions.save(det)
+        if self.locate_attempt(key, det):  # not done when the action was stored
+            self.actions.save(det)
         job = Job(
             job_id=f"{key[0]}/{key[1]}/{key[2]}/{key[3]}#{attempt}",
             module=target.module,
@@ -221,8 +235,10 @@ class Attempts:
         self.queue.forget(key)
         if phase == SUCCEEDED:
             # A runner reports SUCCEEDED once the outputs are written (execution/interface.py):
-            # no look at the disk between the run's end and its watchers being told.
-            outputs_uri = file_uri(self.attempt_dir(key, attempt) / "outputs.pb")
+            # no look at the disk between the run's end and its watchers being told. Where they
+            # are was recorded when the attempt was created (locate_attempt).
+            recorded = det.attempts[-1].outputs.output_uri if det.attempts else ""
+            outputs_uri = recorded or file_uri(self.attempt_dir(key, attempt) / "outputs.pb")
             for ph in (INITIALIZING, RUNNING):
                 if det.attempts and det.attempts[-1].phase < ph:
                     transition(det.attempts[-1], ph, now)
@@ -271,6 +287,7 @@ class Attempts:
         nxt = det.attempts.add(attempt=attempt + 1, phase=QUEUED)
         nxt.start_time.CopyFrom(ts(now))
         transition(nxt, QUEUED, now)
+        self.locate_attempt(key, det)
         self.actions.save(det)
         self.start(key, target, inputs_uri)
 

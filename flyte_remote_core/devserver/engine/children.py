@@ -52,6 +52,7 @@ class ChildActions:
             return key
         if kind != "task":
             raise ConnectError(Code.UNIMPLEMENTED, f"the devserver does not run {kind or 'empty'} actions")
+        self.attempts.locate_attempt(key, det)
         if not self.actions.insert_action(det, inputs_uri=req.input_uri, now=now):
             return key  # lost a race with the same id
         self.actions.publish(key)

@@ -26,12 +26,12 @@ from flyteidl2.workflow import run_definition_pb2 as rd
 from .actions import ActionStore
 from .attempts import Attempts
 from .catalog import Catalog
-from .model import FAILED, INITIALIZING, KIND_SYSTEM, TERMINAL_PHASES, Key, P, finish, log
+from .model import FAILED, INITIALIZING, KIND_SYSTEM, LIVE_SQL_CONDITION, TERMINAL_PHASES, Key, P, finish, log
 
 RESTART_CODE = "DevserverRestarted"
 _LIVE_SQL = (
     "SELECT project, domain, run, name, inputs_uri FROM actions"
-    f" WHERE phase NOT IN ({','.join(str(int(p)) for p in sorted(TERMINAL_PHASES))})"
+    f" WHERE {LIVE_SQL_CONDITION}"
     " ORDER BY created_at, run, name"
 )
 

@@ -59,6 +59,8 @@ class RunCreator:
         now = time.time()
         det = _root_action(req, identifier_pb2.RunIdentifier(org=org, project=project, domain=domain, name=name),
                            task_id, spec, trigger_name, now)  # fmt: skip
+        key = (project, domain, name, ROOT_ACTION)
+        self.attempts.locate_attempt(key, det)
         inserted = self.actions.insert_run(
             det, task_id=task_id, trigger_name=trigger_name, run_spec=req.run_spec,
             inputs_uri=inputs_uri, inputs=inline, now=now,
@@ -70,7 +72,6 @@ class RunCreator:
             assert found is not None  # the run that won the race
             return found
         self.holds.on_new_run(name)
-        key = (project, domain, name, ROOT_ACTION)
         self.actions.publish(key, runs=False)  # WatchRuns shows a new run from its first phase change
         self.attempts.start(key, self.catalog.resolve_target(task_id.name, task_id.version, spec), inputs_uri)
         return run_from_details(det)

@@ -37,3 +37,32 @@ def test_a_run_from_launch_to_its_end_reads_no_row_from_sql(tmp_path):
         assert any(s.startswith("INSERT OR IGNORE INTO inputs") for s in writes)
         assert not (tmp_path / "storage" / "inputs").exists()
         assert any(s.startswith("UPDATE actions") and f"'{run.name}'" in s for s in writes)
+
+
+def test_a_run_is_committed_once_per_phase_and_knows_its_log_and_outputs_from_the_start(tmp_path):
+    # Where the attempt's log and outputs go is recorded when the run is inserted, so its
+    # launch needs no commit of its own: one for the insert, then one per phase change.
+    with DevServer(tasks=[SAMPLE_TASKS], data_dir=tmp_path) as server, server.client() as client:
+        task = client.get_task("sample_tasks.add")
+        client.run(task, {"x": 1, "y": 2}).wait(quiet=True)
+        server.admin.hold(all_new_runs=True)
+        statements: list[str] = []
+        server._backend.store.db.set_trace_callback(statements.append)
+        try:
+            run = client.run(task, {"x": 2, "y": 3})
+            run.wait(quiet=True, wait_for="running")
+            held = run.action.details()
+            server.admin.release(run.name)
+            run.wait(quiet=True)
+        finally:
+            server._backend.store.db.set_trace_callback(None)
+        assert run.phase == "SUCCEEDED"
+        commits = [s for s in statements if s.strip().upper() == "COMMIT"]
+        assert len(commits) == 4  # insert (QUEUED), INITIALIZING, RUNNING, SUCCEEDED
+        attempt = held.pb2.attempts[-1]
+        assert [i.uri for i in attempt.log_info] == [
+            f"{tmp_path.as_uri()}/logs/flytesnacks/development/{run.name}/a0/1.log"
+        ]
+        assert attempt.outputs.output_uri == run.action.details().pb2.attempts[-1].outputs.output_uri
+        assert attempt.outputs.output_uri.endswith(f"/runs/flytesnacks/development/{run.name}/a0/1/outputs.pb")
+        assert run.outputs()["o0"] == 5
