@@ -42,9 +42,11 @@ ROW_CACHE_SIZE = 2048
 SOLO_RUNS_SIZE = 100_000
 
 # Run rows for listing:
-# (project, domain, name, phase, created_at, updated_at, task_name, task_version, trigger_name, org)
+# (project, domain, name, phase, created_at, updated_at, task_name, task_version, trigger_name, org);
+# a run's phase and last update are its root action's (the store's run_rows view).
 _RUN_SELECT = (
-    "SELECT project, domain, name, phase, created_at, updated_at, task_name, task_version, trigger_name, org FROM runs"
+    "SELECT project, domain, name, phase, created_at, updated_at, task_name, task_version, trigger_name, org"
+    " FROM run_rows"
 )
 
 
@@ -158,9 +160,9 @@ class ActionStore:
         try:
             with self.store.transaction() as db:
                 db.execute(
-                    "INSERT INTO runs (project, domain, name, org, created_at, updated_at, phase, task_name,"
-                    " task_version, trigger_name, run_spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (project, domain, name, det.id.run.org, now, now, QUEUED, task_id.name, task_id.version,
+                    "INSERT INTO runs (project, domain, name, org, created_at, task_name, task_version,"
+                    " trigger_name, run_spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (project, domain, name, det.id.run.org, now, task_id.name, task_id.version,
                      trigger_name, run_spec.SerializeToString()),
                 )  # fmt: skip
                 db.execute(
@@ -195,29 +197,14 @@ class ActionStore:
         return True
 
     def save(self, det: rd.ActionDetails, *, outputs_uri: str | None = None) -> None:
+        """Store the action's new state (one row: a run's phase is its root action's) and publish it."""
         key = key_of(det)
-        now = time.time()
-        phase = det.status.phase
         blob = det.SerializeToString()
-        # One transaction for a root action's two rows: one commit, and their pages written once.
-        with self.store.transaction() as db:
-            if outputs_uri is None:
-                db.execute(
-                    "UPDATE actions SET details=?, phase=?, updated_at=?"
-                    " WHERE project=? AND domain=? AND run=? AND name=?",
-                    (blob, phase, now, *key),
-                )
-            else:
-                db.execute(
-                    "UPDATE actions SET details=?, phase=?, updated_at=?, outputs_uri=?"
-                    " WHERE project=? AND domain=? AND run=? AND name=?",
-                    (blob, phase, now, outputs_uri, *key),
-                )
-            if det.id.name == ROOT_ACTION:
-                db.execute(
-                    "UPDATE runs SET phase=?, updated_at=? WHERE project=? AND domain=? AND name=?",
-                    (phase, now, key[0], key[1], key[2]),
-                )
+        self.store.execute(
+            "UPDATE actions SET details=?, phase=?, updated_at=?, outputs_uri=COALESCE(?, outputs_uri)"
+            " WHERE project=? AND domain=? AND run=? AND name=?",
+            (blob, det.status.phase, time.time(), outputs_uri, *key),
+        )
         cached = self._rows.get(key)
         if cached is not None:
             self._remember(key, blob, cached[1], cached[2] if outputs_uri is None else outputs_uri)

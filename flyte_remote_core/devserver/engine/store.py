@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .model import LIVE_SQL_CONDITION
+from .model import LIVE_SQL_CONDITION, ROOT_ACTION
 
 Row = Any  # a row tuple of sqlite3; its shape is the SELECT's
 DB_SUFFIXES = ("", "-wal", "-shm", "-journal")  # the database and the files SQLite keeps beside it
@@ -90,7 +90,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     project TEXT, domain TEXT, name TEXT, org TEXT,
-    created_at REAL, updated_at REAL, phase INTEGER,
+    created_at REAL,
     task_name TEXT, task_version TEXT, trigger_name TEXT,
     run_spec BLOB,
     UNIQUE (project, domain, name));
@@ -101,6 +101,13 @@ CREATE TABLE IF NOT EXISTS actions (
     inputs_uri TEXT, outputs_uri TEXT, details BLOB,
     PRIMARY KEY (project, domain, run, name));
 CREATE INDEX IF NOT EXISTS actions_live ON actions (created_at, run, name) WHERE {live};
+-- A run's phase and last update are its root action's: a save writes one row.
+CREATE VIEW IF NOT EXISTS run_rows AS
+    SELECT runs.project AS project, runs.domain AS domain, runs.name AS name, runs.org AS org,
+        runs.created_at AS created_at, actions.phase AS phase, actions.updated_at AS updated_at,
+        runs.task_name AS task_name, runs.task_version AS task_version, runs.trigger_name AS trigger_name
+    FROM runs JOIN actions ON actions.project = runs.project AND actions.domain = runs.domain
+        AND actions.run = runs.name AND actions.name = '{root}';
 CREATE TABLE IF NOT EXISTS inputs (uri TEXT PRIMARY KEY, data BLOB);
 CREATE TABLE IF NOT EXISTS secrets (
     project TEXT, domain TEXT, name TEXT, org TEXT, created_at REAL, spec BLOB,
@@ -148,7 +155,7 @@ class Store:
         found = self.db.execute("PRAGMA quick_check(1)").fetchone()
         if found is None or found[0] != "ok":
             raise sqlite3.DatabaseError(f"quick_check: {found[0] if found else 'no answer'}")
-        self.db.executescript(_SCHEMA.format(live=LIVE_SQL_CONDITION))
+        self.db.executescript(_SCHEMA.format(live=LIVE_SQL_CONDITION, root=ROOT_ACTION))
         self._upgrade()
 
     def _upgrade(self) -> None:

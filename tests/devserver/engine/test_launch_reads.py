@@ -39,9 +39,9 @@ def test_a_run_from_launch_to_its_end_reads_no_row_from_sql(tmp_path):
         assert any(s.startswith("UPDATE actions") and f"'{run.name}'" in s for s in writes)
 
 
-def test_a_run_is_committed_once_per_phase_and_knows_its_log_and_outputs_from_the_start(tmp_path):
-    # Where the attempt's log and outputs go is recorded when the run is inserted, so its
-    # launch needs no commit of its own: one for the insert, then one per phase change.
+def test_a_run_is_written_once_per_phase_change_and_knows_its_log_and_outputs_from_the_start(tmp_path):
+    # Where the attempt's log and outputs go is recorded when the run is inserted, so its launch
+    # writes nothing of its own; a run's phase is its root action's, so a save writes one row.
     with DevServer(tasks=[SAMPLE_TASKS], data_dir=tmp_path) as server, server.client() as client:
         task = client.get_task("sample_tasks.add")
         client.run(task, {"x": 1, "y": 2}).wait(quiet=True)
@@ -57,8 +57,13 @@ def test_a_run_is_committed_once_per_phase_and_knows_its_log_and_outputs_from_th
         finally:
             server._backend.store.db.set_trace_callback(None)
         assert run.phase == "SUCCEEDED"
-        commits = [s for s in statements if s.strip().upper() == "COMMIT"]
-        assert len(commits) == 4  # insert (QUEUED), INITIALIZING, RUNNING, SUCCEEDED
+        writes = [s.strip() for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+        assert [s.split(" (")[0] for s in writes if s.startswith("INSERT")] == [
+            "INSERT INTO runs", "INSERT INTO actions", "INSERT OR IGNORE INTO inputs"
+        ]  # fmt: skip
+        updates = [s for s in writes if not s.startswith("INSERT")]
+        assert len(updates) == 3  # INITIALIZING, RUNNING, SUCCEEDED: nothing for the launch itself
+        assert all(s.startswith("UPDATE actions SET") and f"'{run.name}'" in s for s in updates)
         attempt = held.pb2.attempts[-1]
         assert [i.uri for i in attempt.log_info] == [
             f"{tmp_path.as_uri()}/logs/flytesnacks/development/{run.name}/a0/1.log"
@@ -66,3 +71,5 @@ def test_a_run_is_committed_once_per_phase_and_knows_its_log_and_outputs_from_th
         assert attempt.outputs.output_uri == run.action.details().pb2.attempts[-1].outputs.output_uri
         assert attempt.outputs.output_uri.endswith(f"/runs/flytesnacks/development/{run.name}/a0/1/outputs.pb")
         assert run.outputs()["o0"] == 5
+        listed = {r.name: r for r in client.list_runs()}  # the listing shows the root action's phase
+        assert listed[run.name].phase == "SUCCEEDED"

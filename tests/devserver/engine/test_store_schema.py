@@ -1,6 +1,7 @@
-"""The state database's indexes: only the live actions are indexed by phase (a save of a
+"""The state database's layout: only the live actions are indexed by phase (a save of a
 finished action touches no phase index page), a restart finds what was left live through that
-index, and a data folder written by an earlier version loses its old index of every phase."""
+index, and a run's phase is its root action's. A data folder written by an earlier version
+(an index of every phase, phase columns in the runs table) is upgraded and serves on."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def test_a_folder_with_the_old_phase_index_is_upgraded_and_its_live_run_resumed(
     db = tmp_path / "devserver.db"
     with contextlib.closing(sqlite3.connect(db)) as conn:  # what an earlier version left: an index of every phase
         conn.execute("CREATE INDEX actions_phase ON actions (phase)")
+        conn.execute("ALTER TABLE runs ADD COLUMN phase INTEGER")  # left as they were, never updated again
+        conn.execute("ALTER TABLE runs ADD COLUMN updated_at REAL")
         conn.commit()
     assert "actions_phase" in _indexes(db)
 
@@ -59,6 +62,10 @@ def test_a_folder_with_the_old_phase_index_is_upgraded_and_its_live_run_resumed(
             resumed = client.get_run(live.name)
         assert resumed.phase == "FAILED"  # no retries left: failed with the restart as its reason
         assert client.get_run(finished.name).phase == "SUCCEEDED"
+        new = client.run(client.get_task("sample_tasks.add"), {"x": 3, "y": 4})
+        new.wait(quiet=True)
+        listed = {run.name: run.phase for run in client.list_runs()}
+        assert listed == {finished.name: "SUCCEEDED", live.name: "FAILED", new.name: "SUCCEEDED"}
     indexes = _indexes(db)
     assert "actions_phase" not in indexes
     assert "actions_live" in indexes
