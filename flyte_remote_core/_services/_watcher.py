@@ -226,6 +226,9 @@ class _ProjectStream:
                             self.dispatch(name, Phase.from_raw(status.phase), status)
                             for subscriber in list(self.subscribers):
                                 subscriber.offer(run, resynced=False)
+                        # The waits this message ended go on before the next read is asked of
+                        # grpc (tens of µs that would otherwise come first).
+                        await asyncio.sleep(0)
                     log.debug("WatchRuns closed cleanly; reconnecting")
                 except UnimplementedError:
                     self.watcher.watch_runs_supported = False
