@@ -73,20 +73,30 @@ class Attempts:
 
     # ------------------------------------------------------------------ paths
     def attempt_dir(self, key: Key, attempt: int) -> Path:
-        return self.storage_dir / "runs" / key[0] / key[1] / key[2] / key[3] / str(attempt)
+        return Path(self._attempt_dir(key, attempt))
 
     def log_path(self, key: Key, attempt: int) -> Path:
-        return self.logs_dir / key[0] / key[1] / key[2] / key[3] / f"{attempt}.log"
+        return Path(self.attempt_files(key, attempt)[1])
 
-    def locate_attempt(self, key: Key, det: rd.ActionDetails) -> bool:
+    def _attempt_dir(self, key: Key, attempt: int) -> str:
+        # Joined as a string: pathlib's joins were a visible share of a launch's cost.
+        return f"{self.storage_dir}/runs/{key[0]}/{key[1]}/{key[2]}/{key[3]}/{attempt}"
+
+    def attempt_files(self, key: Key, attempt: int) -> tuple[str, str]:
+        """The attempt's outputs file and log file."""
+        log = f"{self.logs_dir}/{key[0]}/{key[1]}/{key[2]}/{key[3]}/{attempt}.log"
+        return f"{self._attempt_dir(key, attempt)}/outputs.pb", log
+
+    def locate_attempt(self, key: Key, det: rd.ActionDetails, files: tuple[str, str] | None = None) -> bool:
         """Record where the current attempt's log and outputs go; False when ``det`` has them already.
 
         Called on a new action before it is stored and on each new attempt before it is saved,
-        so that launching it needs no save of its own.
+        so that launching it needs no save of its own. ``files``: the attempt's, if known.
         """
         attempt = det.status.attempts
-        log_uri = file_uri(self.log_path(key, attempt))
-        outputs_uri = file_uri(self.attempt_dir(key, attempt) / "outputs.pb")
+        outputs_file, log_file = files or self.attempt_files(key, attempt)
+        log_uri = file_uri(log_file)
+        outputs_uri = file_uri(outputs_file)
         att = det.attempts[-1]
         if att.outputs.output_uri == outputs_uri and [i.uri for i in att.log_info] == [log_uri]:
             return False
@@ -132,17 +142,16 @@ class Attempts:
         # The runner makes these folders and the log file where the job runs (a worker process
         # or the SDK runner): a launch costs the serving loop no file system calls, and readers
         # take a log that is not there yet as empty.
-        out_dir = self.attempt_dir(key, attempt)
-        log_path = self.log_path(key, attempt)
-        if self.locate_attempt(key, det):  # not done when the action was stored
+        files = self.attempt_files(key, attempt)
+        if self.locate_attempt(key, det, files):  # not done when the action was stored
             self.actions.save(det)
         job = Job(
             job_id=f"{key[0]}/{key[1]}/{key[2]}/{key[3]}#{attempt}",
             module=target.module,
             function=target.function,
             inputs_path=inputs_path,
-            outputs_path=out_dir / "outputs.pb",
-            log_path=log_path,
+            outputs_path=Path(files[0]),
+            log_path=Path(files[1]),
             timeout_s=target.timeout_s,
             attempt=attempt,
             container=self._container(key, det, target) if target.is_container else None,
@@ -238,7 +247,7 @@ class Attempts:
             # no look at the disk between the run's end and its watchers being told. Where they
             # are was recorded when the attempt was created (locate_attempt).
             recorded = det.attempts[-1].outputs.output_uri if det.attempts else ""
-            outputs_uri = recorded or file_uri(self.attempt_dir(key, attempt) / "outputs.pb")
+            outputs_uri = recorded or file_uri(self.attempt_files(key, attempt)[0])
             for ph in (INITIALIZING, RUNNING):
                 if det.attempts and det.attempts[-1].phase < ph:
                     transition(det.attempts[-1], ph, now)
