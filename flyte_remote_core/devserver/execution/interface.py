@@ -129,6 +129,16 @@ def write_missing_file(path: str | os.PathLike[str], data: bytes) -> None:
         write_file_atomically(path, data)
 
 
+def note_in_log(job: Job, message: str) -> None:
+    """Append ``[devserver] message`` to the job's log: what the runner, not the task, has to say."""
+    try:
+        job.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(job.log_path, "a") as f:
+            f.write(f"[devserver] {message}\n")
+    except OSError:
+        pass  # a log line is not worth failing the job's bookkeeping over
+
+
 def ensure_inputs_file(job: Job) -> None:
     """Make ``job.inputs_path`` exist when the engine handed the inputs over in ``job.inputs``."""
     if job.inputs is not None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .interface import Job, JobUpdate
+from .interface import Job, JobUpdate, note_in_log
 from .worker import HEADER, encode_frame
 
 __all__ = ["Executor"]
@@ -243,7 +243,7 @@ class Executor:
         state = slot.job
         if state is not None and not state.done:
             message = f"worker process died while running the task ({_describe_exit(rc)})"
-            _append_log(state.job.log_path, f"[devserver] {message}\n")
+            note_in_log(state.job, message)
             self._emit(state, JobUpdate(state.job.job_id, "FAILED", "SYSTEM", "WorkerCrashed", message))
         if not slot.killed and state is None and slot.ready.done() and slot.ready.exception() is None:
             log.warning("devserver executor: idle worker %s exited (%s)", slot.proc.pid, _describe_exit(rc))
@@ -313,7 +313,7 @@ class Executor:
         if state.done or slot.job is not state:
             return
         message = f"task exceeded its timeout of {state.job.timeout_s:g}s and was killed"
-        _append_log(state.job.log_path, f"[devserver] {message}\n")
+        note_in_log(state.job, message)
         slot.job = None
         self._emit(state, JobUpdate(state.job.job_id, "TIMED_OUT", "USER", "TaskTimeout", message))
         self._kill(slot)
@@ -350,12 +350,3 @@ def _describe_exit(rc: int | None) -> str:
         except ValueError:
             return f"killed by signal {-rc}"
     return f"exit code {rc}"
-
-
-def _append_log(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as f:
-            f.write(text)
-    except OSError:
-        pass  # a log line is not worth failing the job's bookkeeping over

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..interface import Job, JobUpdate, ensure_inputs_file
+from ..interface import Job, JobUpdate, ensure_inputs_file, note_in_log
 from .python import OPTION_HINT, SdkPython
 from .spec import fill_args, placeholder_values, read_result, runtime_env
 
@@ -105,7 +105,7 @@ class SdkRunner:
         loop = asyncio.get_running_loop()
         if not self.python.available:
             message = f"cannot run a deployed Flyte task: {self.python.problem}; {OPTION_HINT}"
-            _append_log(job.log_path, f"[devserver] {message}\n")
+            note_in_log(job, message)
             upd = JobUpdate(job.job_id, "FAILED", "SYSTEM", "SdkPythonMissing", message, retryable=False)
             loop.call_soon(self._finish, run, upd)
             return
@@ -197,12 +197,12 @@ class SdkRunner:
         if run.done:
             return
         message = f"task exceeded its timeout of {run.job.timeout_s:g}s and was killed"
-        _append_log(run.job.log_path, f"[devserver] {message}\n")
+        note_in_log(run.job, message)
         self._finish(run, JobUpdate(run.job.job_id, "TIMED_OUT", "USER", "TaskTimeout", message))
         self._kill(run)
 
     def _fail(self, run: _Run, code: str, message: str) -> None:
-        _append_log(run.job.log_path, f"[devserver] {message}\n")
+        note_in_log(run.job, message)
         self._finish(run, JobUpdate(run.job.job_id, "FAILED", "SYSTEM", code, message))
 
     def _update(self, run: _Run, phase: str) -> None:
@@ -264,12 +264,3 @@ def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     except OSError:
         return ""
     return "\n".join(data.splitlines()[-lines:])
-
-
-def _append_log(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as f:
-            f.write(text)
-    except OSError:
-        pass
