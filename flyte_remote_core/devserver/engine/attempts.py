@@ -68,6 +68,7 @@ class Attempts:
     _: KW_ONLY
     storage_dir: Path  # outputs: storage_dir/runs/<project>/<domain>/<run>/<action>/<attempt>/
     logs_dir: Path  # logs: logs_dir/<project>/<domain>/<run>/<action>/<attempt>.log
+    # What each launched action runs and reads, kept for its retries until it ends.
     _targets: dict[Key, tuple[Target | None, str]] = field(default_factory=dict, init=False, repr=False)
     _no_retry: set[tuple[Key, int]] = field(default_factory=set, init=False, repr=False)  # non-recoverable ends
 
@@ -242,6 +243,8 @@ class Attempts:
             return
         now = time.time()
         self.queue.forget(key)
+        # A retry launches again (and records its target again); every other end forgets it.
+        target, inputs_uri = self._targets.pop(key, (None, ""))
         if phase == SUCCEEDED:
             # A runner reports SUCCEEDED once the outputs are written (execution/interface.py):
             # no look at the disk between the run's end and its watchers being told. Where they
@@ -255,7 +258,6 @@ class Attempts:
             self.actions.save(det, outputs_uri=outputs_uri)
             self.abort_children(key, "the parent action ended")
             return
-        target, inputs_uri = self._targets.get(key, (None, ""))
         retries = target.retries if target else 0
         att = det.attempts[-1] if det.attempts else det.attempts.add(attempt=attempt)
         retryable = (key, attempt) not in self._no_retry
@@ -323,6 +325,7 @@ class Attempts:
         finish(det, ABORTED, time.time(), abort=rd.AbortInfo(reason=reason or DEFAULT_ABORT_REASON))
         self.actions.save(det)
         self.holds.drop(key)
+        self._targets.pop(key, None)
         self.queue.abort(key)
         self.abort_children(key, reason)
         return True

@@ -26,7 +26,8 @@ class StashedEnd:
 class Holds:
     hold_all: bool = False  # hold every run created from now on
     held: set[str] = field(default_factory=set)  # run names
-    stashed: dict[Key, StashedEnd] = field(default_factory=dict)
+    # run name -> the ended actions of that held run: a release reads only the runs it names
+    stashed: dict[str, dict[Key, StashedEnd]] = field(default_factory=dict)
 
     def hold(self, run_names: list[str], all_new_runs: bool) -> None:
         self.held.update(run_names)
@@ -41,20 +42,23 @@ class Holds:
         return run in self.held
 
     def stash(self, key: Key, end: StashedEnd) -> None:
-        self.stashed[key] = end
+        self.stashed.setdefault(key[2], {})[key] = end
 
     def drop(self, key: Key) -> None:
-        self.stashed.pop(key, None)
+        ends = self.stashed.get(key[2])
+        if ends is not None:
+            ends.pop(key, None)
+            if not ends:
+                del self.stashed[key[2]]
 
     def release(self, run_names: list[str] | None) -> tuple[int, list[tuple[Key, StashedEnd]]]:
         """Release the named runs (all, ending "hold all", when None): how many were held, and their stashed ends."""
         if run_names is None:
             names = set(self.held)
             self.hold_all = False
+            order = list(self.stashed)  # the runs whose end came first are applied first
         else:
             names = set(run_names) & self.held
+            order = [name for name in dict.fromkeys(run_names) if name in names]
         self.held -= names
-        ends = [(key, end) for key, end in self.stashed.items() if key[2] in names]
-        for key, _ in ends:
-            del self.stashed[key]
-        return len(names), ends
+        return len(names), [item for name in order for item in self.stashed.pop(name, {}).items()]

@@ -73,3 +73,28 @@ def test_a_run_is_written_once_per_phase_change_and_knows_its_log_and_outputs_fr
         assert run.outputs()["o0"] == 5
         listed = {r.name: r for r in client.list_runs()}  # the listing shows the root action's phase
         assert listed[run.name].phase == "SUCCEEDED"
+
+
+def test_runs_that_ended_every_way_leave_nothing_behind_but_their_rows(tmp_path):
+    # A long-lived devserver (a whole CI run, a benchmark) must not keep something per finished
+    # run in memory: such leftovers made every full garbage collection longer, run after run.
+    with DevServer(tasks=[SAMPLE_TASKS], data_dir=tmp_path) as server, server.client() as client:
+        add = client.get_task("sample_tasks.add")
+        done = [client.run(add, {"x": i, "y": 1}) for i in range(20)]
+        retried = client.run(client.get_task("sample_tasks.flaky"), {"marker": str(tmp_path / "marker")})
+        slow = client.run(client.get_task("sample_tasks.sleepy"), {"seconds": 30.0})
+        slow.wait(quiet=True, wait_for="running")
+        slow.abort()
+        server.admin.hold(all_new_runs=True)
+        held = [client.run(add, {"x": i, "y": 2}) for i in range(5)]
+        for run in held:
+            run.wait(quiet=True, wait_for="running")
+        server.admin.release()
+        for run in [*done, retried, slow, *held]:
+            run.wait(quiet=True)
+        assert retried.phase == "SUCCEEDED" and retried.action.details().pb2.status.attempts == 2
+        assert slow.phase == "ABORTED"
+        engine = server._backend.engine
+        assert engine.attempts._targets == {}
+        assert engine.holds.stashed == {} and engine.holds.held == set()
+        assert engine.queue.in_flight == 0
