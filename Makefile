@@ -38,7 +38,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 # What the lint gate checks (mypy's files and options are in pyproject.toml, [tool.mypy]).
-LINT_PATHS := flyte_remote_core flyte_airflow flyte_dagster benchmarks tools
+LINT_PATHS := flyte_remote_core flyte_airflow flyte_dagster benchmarks tools tests examples
 
 # Every check runs, so one run shows all problems; the target fails if any check failed.
 lint: install

@@ -25,9 +25,18 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # The paths `make lint` checks; mypy reads its own file list from pyproject.toml.
-LINT_PATHS = ("flyte_remote_core", "flyte_airflow", "flyte_dagster", "benchmarks", "tools")
+LINT_PATHS = ("flyte_remote_core", "flyte_airflow", "flyte_dagster", "benchmarks", "tools", "tests", "examples")
 # Reported separately, most specific first.
-PACKAGES = ("flyte_remote_core/devserver", "flyte_remote_core", "flyte_airflow", "flyte_dagster", "benchmarks", "tools")
+PACKAGES = (
+    "flyte_remote_core/devserver",
+    "flyte_remote_core",
+    "flyte_airflow",
+    "flyte_dagster",
+    "benchmarks",
+    "tools",
+    "tests",
+    "examples",
+)
 MYPY_LINE = re.compile(r"^(?P<path>[^:\n]+):\d+(?::\d+)?: error: (?P<message>.*?)(?:  \[(?P<code>[a-z0-9-]+)\])?$")
 
 

@@ -4,7 +4,6 @@ import pathlib
 import sys
 
 import flyte
-
 import tasks
 
 flyte.init(

@@ -52,7 +52,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.enviro
 AIRFLOW_BIN = str(Path(sys.executable).with_name("airflow"))
 
 
-def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
+def pytest_sessionfinish(session, exitstatus):
     if not os.environ.get("FLYTE_AIRFLOW_KEEP_HOME"):
         shutil.rmtree(AIRFLOW_HOME, ignore_errors=True)
 

@@ -128,7 +128,10 @@ async def test_many_deferred_triggers_share_streams(flyte_conn):
         await client.run.aio("sample_tasks.add", {"x": i, "y": 1}, name=name)
 
     async def one(name):
-        return [e async for e in FlyteRunTrigger(run_name=name, deadline=time.time() + 120).run()][0].payload
+        events = [
+            e async for e in FlyteRunTrigger(run_name=name, deadline=time.time() + 120).run()
+        ]  # to its end: the trigger closes what it opened
+        return events[0].payload
 
     waits = asyncio.gather(*(one(n) for n in names))
     await asyncio.sleep(1.5)  # every trigger is now waiting on a held run
@@ -154,7 +157,7 @@ def test_on_kill_aborts_remote_run(flyte_conn):
     def run():
         try:
             outcome["result"] = op.execute({"ti": ti})
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             outcome["error"] = exc
 
     worker = threading.Thread(target=run, daemon=True)
@@ -318,7 +321,7 @@ def test_boolean_extras_accept_json_spellings_only():
 class _FakeRun:
     name, project, domain, url = "r-1", "p", "d", "http://console/r-1"
 
-    class phase:  # noqa: N801 - mimics the Phase enum member the event reads
+    class phase:
         value, is_success, is_terminal = "FAILED", False, True
 
 

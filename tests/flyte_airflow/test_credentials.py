@@ -33,7 +33,13 @@ class Recording(FlyteRunOperator):
 
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     Recording(task_id="sync_ok", task_name="sample_tasks.add", inputs={"x": 1, "y": 2})
-    Recording(task_id="deferred_ok", task_name="sample_tasks.sleepy", inputs={"seconds": 1.5}, deferrable=True, wait_before_defer=0)
+    Recording(
+        task_id="deferred_ok",
+        task_name="sample_tasks.sleepy",
+        inputs={"seconds": 1.5},
+        deferrable=True,
+        wait_before_defer=0,
+    )
     Recording(task_id="user_error", task_name="sample_tasks.fail_user", inputs={"message": "no good"},
               on_failure_callback=record_failure)
     Recording(task_id="wrong_secret", task_name="sample_tasks.add", inputs={"x": 1, "y": 1},

@@ -93,7 +93,8 @@ def test_slow_run_defers_and_the_trigger_holds_its_event(flyte_conn):
     assert trigger.not_before is not None and trigger.not_before > time.time() + 3
 
     async def fire() -> dict:
-        return [e async for e in trigger.run()][0].payload
+        events = [e async for e in trigger.run()]  # to its end: the trigger closes what it opened
+        return events[0].payload
 
     payload = asyncio.run(fire())
     assert payload["status"] == "success" and time.time() >= trigger.not_before - 0.05
@@ -105,7 +106,10 @@ async def test_hundred_triggers_in_waves_share_one_client_and_at_most_two_stream
     admin.reset_counters()
 
     async def one(name: str) -> dict:
-        return [e async for e in FlyteRunTrigger(run_name=name, deadline=time.time() + 120).run()][0].payload
+        events = [
+            e async for e in FlyteRunTrigger(run_name=name, deadline=time.time() + 120).run()
+        ]  # to its end: the trigger closes what it opened
+        return events[0].payload
 
     payloads: list[dict] = []
     for wave in range(4):  # waves: the last trigger of a wave ends before the next wave starts

@@ -136,7 +136,7 @@ def _start(op: FlyteRunOperator) -> tuple[threading.Thread, dict]:
     def run():
         try:
             outcome["result"] = op.execute({"ti": FakeTI()})
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             outcome["error"] = exc
 
     worker = threading.Thread(target=run, daemon=True)

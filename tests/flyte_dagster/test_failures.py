@@ -68,7 +68,7 @@ def test_step_retry_attaches_to_the_running_remote_run(flyte_devserver, flyte):
     def lost_worker(context: AssetExecutionContext, flyte: FlyteResource) -> None:
         try:
             lost["result"] = flyte.run_task(context, "sample_tasks.add", {"x": 2, "y": 3})
-        except BaseException as exc:  # noqa: BLE001 - recorded, so the test sees how the lost wait ended
+        except BaseException as exc:
             lost["error"] = exc
 
     @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
@@ -264,9 +264,8 @@ def test_dagster_and_airflow_retry_the_same_outcomes(error):
     """The one rule: a Failure allows retries exactly when the core's classification (which the
     Airflow provider uses unchanged) says so. Unexpected client-side errors are no longer retried."""
     import flyte_remote_core as core
-    from flyte_remote_core.orchestration import OutcomeKind, classify
-
     from flyte_dagster._failures import failure_for
+    from flyte_remote_core.orchestration import OutcomeKind, classify
 
     name, _, kind = error.partition(":")
     if name == "RuntimeError":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyte_remote_core._services._watcher import SharedWatcher, shared_watcher
+from flyte_remote_core._services._watcher import SharedWatcher
 
 
 def watcher_of(client: Any) -> SharedWatcher:

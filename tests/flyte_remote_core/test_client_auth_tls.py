@@ -22,8 +22,8 @@ from flyte_remote_core import (
     Phase,
     Run,
     TLSError,
+    parse_api_key,
 )
-from flyte_remote_core import parse_api_key
 from flyte_remote_core.devserver import DevServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -52,7 +52,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -22,9 +22,10 @@ from flyte_remote_core import (
     RunAbortedError,
     Task,
     WaitTimeoutError,
+)
+from flyte_remote_core import (
     _default_client as _default,
 )
-
 from tests.flyte_remote_core._watching import eventually, lingers_then_stops, watcher_of
 
 pytestmark = pytest.mark.timeout(60)
@@ -460,7 +461,7 @@ def test_from_env_ca_cert_is_read(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FLYTE_ENDPOINT", "dns:///flyte.example.com:443")
     missing = tmp_path / "missing.pem"
     monkeypatch.setenv("FLYTE_CA_CERT", str(missing))
-    with pytest.raises(ConfigurationError, match="missing.pem"):
+    with pytest.raises(ConfigurationError, match=r"missing\.pem"):
         FlyteClient.from_env()
     not_pem = tmp_path / "junk.pem"
     not_pem.write_text("not a certificate")

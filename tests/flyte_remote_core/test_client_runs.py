@@ -19,7 +19,6 @@ from flyte_remote_core import (
     RunFailedError,
     WaitTimeoutError,
 )
-
 from tests.flyte_remote_core._watching import lingers_then_stops, watcher_of
 
 pytestmark = pytest.mark.timeout(60)

@@ -18,7 +18,6 @@ from flyte_remote_core import (
     check_run_name,
     encode_api_key,
 )
-
 from tests.flyte_remote_core._watching import eventually, watcher_of
 
 NETWORK_METHODS = ("GetTaskDetails", "ListTasks", "SelectCluster", "UploadInputs", "CreateRun", "GetRunDetails")

@@ -136,9 +136,7 @@ def test_a_reconnect_re_read_that_fails_is_tried_again(small_server) -> None:
         async def main() -> Phase:
             wait = asyncio.ensure_future(watched.wait.aio(quiet=True, timeout=30))
             await _until_async(lambda: _open_streams(small_server) >= 1, "the wait opening its watch stream")
-            await _until_async(
-                lambda: small_server.admin.call_count("GetActionDetails") >= 1, "the wait's first read"
-            )
+            await _until_async(lambda: small_server.admin.call_count("GetActionDetails") >= 1, "the wait's first read")
             small_server.admin.fail_next("WatchRuns", "UNAVAILABLE", count=2)
             small_server.admin.fail_next("GetActionDetails", "UNAVAILABLE", count=6)  # unary retries: 5
             assert small_server.admin.drop_streams("test cut") == 1

@@ -66,7 +66,7 @@ async def test_cron_expression_trigger_creates_a_run_when_due(stubs, server):
         assert (await wait_done(stubs, run_name)).status.phase == P.ACTION_PHASE_SUCCEEDED
         # kickoff_time_input_arg received the scheduled time, not the tick's clock.
         out = await outputs(stubs, run_name)
-        assert out["o0"].ToDatetime(dt.timezone.utc) == dt.datetime.fromtimestamp(due + 86400, dt.timezone.utc)
+        assert out["o0"].ToDatetime(dt.UTC) == dt.datetime.fromtimestamp(due + 86400, dt.UTC)
         got = (await stubs.trigger.GetTriggerDetails(tsvc.GetTriggerDetailsRequest(name=name))).trigger
         assert got.status.triggered_at.ToNanoseconds() / 1e9 == due
         assert await tick(server, due + HOUR + 1) == 1

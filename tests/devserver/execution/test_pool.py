@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from flyteidl2.task import common_pb2
@@ -16,10 +16,10 @@ from flyteidl2.task import common_pb2
 from flyte_remote_core.devserver.execution.interface import Job, JobUpdate
 from flyte_remote_core.devserver.execution.pool import Executor
 from flyte_remote_core.devserver.execution.registry import LocalTask, task_from_function
+from tests.devserver import sample_tasks
 
 pytestmark = pytest.mark.timeout(90)
 
-from tests.devserver import sample_tasks
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]  # the repository root: workers import tests.devserver.sample_tasks from it
@@ -37,7 +37,7 @@ def _task(function: str) -> LocalTask:
 class Recorder:
     """Collects a job's updates and checks they arrive in order with one terminal."""
 
-    ORDER = {"INITIALIZING": 1, "RUNNING": 2}
+    ORDER: ClassVar[dict[str, int]] = {"INITIALIZING": 1, "RUNNING": 2}
 
     def __init__(self) -> None:
         self.updates: list[JobUpdate] = []
@@ -69,8 +69,7 @@ class Recorder:
 
 
 def write_inputs(path: Path, function: str, **values: Any) -> Path:
-    from flyte_remote_core.codec import to_literal
-    from flyte_remote_core.codec import input_types_for
+    from flyte_remote_core.codec import input_types_for, to_literal
 
     task = _task(function)
     hints = input_types_for(task.func)
@@ -85,8 +84,7 @@ def write_inputs(path: Path, function: str, **values: Any) -> Path:
 
 
 def read_outputs(job: Job, function: str) -> list[Any]:
-    from flyte_remote_core.codec import from_literal
-    from flyte_remote_core.codec import output_types_for
+    from flyte_remote_core.codec import from_literal, output_types_for
 
     task = _task(function)
     hints = output_types_for(task.func)
@@ -159,7 +157,7 @@ async def test_unwritable_log_is_a_system_error(executor: Executor, tmp_path: Pa
 
 
 async def test_many_types_round_trip(executor: Executor, tmp_path: Path) -> None:
-    when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     cases: list[tuple[str, dict[str, Any], list[Any]]] = [
         ("greet", {"name": "Bob"}, ["Hello, Bob!"]),
         ("greet", {"name": "Bob", "greeting": "Hi"}, ["Hi, Bob!"]),
@@ -187,7 +185,7 @@ async def test_many_types_round_trip(executor: Executor, tmp_path: Path) -> None
         executor.submit(job, rec)
         recs.append(rec)
     await asyncio.gather(*(r.wait() for r in recs))
-    for (job, fn, want), rec in zip(jobs, recs):
+    for (job, fn, want), rec in zip(jobs, recs, strict=True):
         assert rec.final.phase == "SUCCEEDED", (fn, rec.updates, job.log_path.read_text())
         got = read_outputs(job, fn)
         if fn == "add_days":
@@ -208,9 +206,8 @@ async def test_user_error(executor: Executor, tmp_path: Path) -> None:
 
 
 async def test_bad_inputs_fail_as_user_errors(executor: Executor, tmp_path: Path) -> None:
-    from flyteidl2.core import literals_pb2
-
     import msgpack
+    from flyteidl2.core import literals_pb2
 
     # A struct that does not fit the declared dataclass: decoding fails before RUNNING.
     job = make_job(tmp_path, "move_point", p=sample_tasks.Point(1, 2))
@@ -268,7 +265,7 @@ async def test_crash_is_a_system_error_and_worker_is_replaced(executor: Executor
         assert (await run(executor, job)).final.phase == "SUCCEEDED"
         assert read_outputs(job, "add") == [i + 1]
     deadline = time.monotonic() + 20
-    while len(executor.worker_pids) < 2 and time.monotonic() < deadline:
+    while len(executor.worker_pids) < 2 and time.monotonic() < deadline:  # noqa: ASYNC110 - nothing to await: worker processes come up
         await asyncio.sleep(0.05)
     assert len(executor.worker_pids) == 2
     assert set(executor.worker_pids) != pids
@@ -289,8 +286,7 @@ async def test_system_exit_does_not_kill_worker(executor: Executor, tmp_path: Pa
         job = Job("x1", "exiting", "leave", d / "in.pb", d / "out.pb", d / "log", None, 1)
         rec = await run(ex, job)
         assert (rec.final.phase, rec.final.error_code) == ("FAILED", "InvalidInput")  # 'code' missing
-        from flyte_remote_core.codec import to_literal
-        from flyte_remote_core.codec import literal_type_for
+        from flyte_remote_core.codec import literal_type_for, to_literal
 
         msg = common_pb2.Inputs()
         msg.literals.add(name="code", value=to_literal(4, literal_type_for(int)))
@@ -338,7 +334,7 @@ def _alive(pid: int) -> bool:
 
 async def _wait_dead(pid: int, timeout: float = 10) -> bool:
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while _alive(pid) and time.monotonic() < deadline:  # noqa: ASYNC110 - polls another process
         await asyncio.sleep(0.05)
     return not _alive(pid)
 
@@ -482,7 +478,7 @@ async def test_throughput_200_trivial_jobs(executor: Executor, tmp_path: Path) -
     await asyncio.gather(*(run(executor, make_job(tmp_path, "add", x=0, y=0)) for _ in range(2)))
     recs = [Recorder() for _ in jobs]
     t0 = time.perf_counter()
-    for job, rec in zip(jobs, recs):
+    for job, rec in zip(jobs, recs, strict=True):
         executor.submit(job, rec)
     await asyncio.gather(*(r.wait(60) for r in recs))
     elapsed = time.perf_counter() - t0
@@ -496,7 +492,7 @@ async def test_stop_with_jobs_in_flight_does_not_hang(tmp_path: Path) -> None:
     await ex.start()
     jobs = [make_job(tmp_path, "hang"), make_job(tmp_path, "sleepy", seconds=60.0), make_job(tmp_path, "add", x=1, y=1)]
     recs = [Recorder() for _ in jobs]
-    for job, rec in zip(jobs, recs):
+    for job, rec in zip(jobs, recs, strict=True):
         ex.submit(job, rec)
     await asyncio.wait_for(asyncio.gather(recs[0].running.wait(), recs[1].running.wait()), 30)
     pids = ex.worker_pids

@@ -16,10 +16,10 @@ from flyte_remote_core.devserver.execution.registry import (
     discover_tasks,
     task_from_function,
 )
+from tests.devserver import sample_tasks
 
 pytestmark = pytest.mark.timeout(60)
 
-from tests.devserver import sample_tasks
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]  # the repository root: workers import tests.devserver.sample_tasks from it

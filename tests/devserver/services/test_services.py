@@ -17,7 +17,8 @@ from flyteidl2.dataproxy import dataproxy_service_pb2 as dp
 from flyteidl2.project import project_service_pb2 as pj
 from flyteidl2.secret import definition_pb2 as sdef
 from flyteidl2.secret import payload_pb2 as spay
-from flyteidl2.task import common_pb2, task_definition_pb2 as td
+from flyteidl2.task import common_pb2
+from flyteidl2.task import task_definition_pb2 as td
 from flyteidl2.task import task_service_pb2 as ts
 from flyteidl2.trigger import trigger_definition_pb2 as tdef
 from flyteidl2.trigger import trigger_service_pb2 as tsvc
@@ -45,7 +46,7 @@ async def test_task_service_deploy_get_list_versions(stubs):
     versions = await stubs.task.ListVersions(
         ts.ListVersionsRequest(task_name=td.TaskName(project=PROJECT, domain=DOMAIN, name="sample_tasks.add"))
     )
-    assert [v.version for v in versions.versions][0] == "v2-test" and len(versions.versions) == 2
+    assert versions.versions[0].version == "v2-test" and len(versions.versions) == 2
     listed = await stubs.task.ListTasks(ts.ListTasksRequest(project_id=SCOPE, request=list_pb2.ListRequest(limit=200)))
     names = [t.task_id.name for t in listed.tasks]
     assert len(names) == len(set(names))  # latest version per task
@@ -83,14 +84,14 @@ async def test_upload_location_signed_put(stubs, server):
         assert (await http.get(loc.signed_url)).content == body
     from urllib.parse import unquote, urlparse
 
-    with open(unquote(urlparse(loc.native_url).path), "rb") as f:
+    with open(unquote(urlparse(loc.native_url).path), "rb") as f:  # noqa: ASYNC230 - the test reads what was stored
         assert f.read() == body
     expired = await stubs.dp.CreateUploadLocation(
         dp.CreateUploadLocationRequest(
             project=PROJECT, domain=DOMAIN, filename="late.txt", content_md5=md5, expires_in={"seconds": 1}
         )
     )
-    time.sleep(1.2)
+    time.sleep(1.2)  # noqa: ASYNC251 - the server is in another thread; the test waits out an expiry
     async with httpx.AsyncClient() as http:
         r = await http.put(expired.signed_url, content=body, headers=hdr)
         assert r.status_code == 403 and b"expired" in r.content

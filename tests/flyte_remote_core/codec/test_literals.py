@@ -16,8 +16,8 @@ from google.protobuf import struct_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flyte_remote_core.codec import _storage
 from flyte_remote_core._errors import InvalidInputError, StorageError
+from flyte_remote_core.codec import _storage, literal_type_for, typed_interface_for
 from flyte_remote_core.codec._literals import (
     InvalidInputsError,
     from_literal,
@@ -27,9 +27,8 @@ from flyte_remote_core.codec._literals import (
     to_literal,
 )
 from flyte_remote_core.codec._refs import DataFrameRef, DirRef, FileRef
-from flyte_remote_core.codec import literal_type_for, typed_interface_for
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 FLOATS = st.floats(allow_nan=False)
 AWARE = st.datetimes(
@@ -374,7 +373,7 @@ def test_struct_without_python_type_decodes_to_dict_and_date_hint_to_date():
 
 def test_struct_that_does_not_fit_the_class_raises_type_error():
     lit = to_literal({"name": "a"}, literal_type_for(dict))
-    with pytest.raises(TypeError, match="Item.qty is missing"):
+    with pytest.raises(TypeError, match=r"Item\.qty is missing"):
         from_literal(lit, python_type=Item)
 
 
@@ -398,7 +397,7 @@ def test_offloaded_literal_uses_the_read_uri_callback():
 
 def test_offloaded_literal_with_a_missing_file_raises_storage_error(tmp_path):
     off = literals_pb2.Literal(offloaded_metadata=literals_pb2.LiteralOffloadedMetadata(uri=str(tmp_path / "nope.pb")))
-    with pytest.raises(StorageError, match="nope.pb"):
+    with pytest.raises(StorageError, match=r"nope\.pb"):
         from_literal(off)
 
 
@@ -658,7 +657,7 @@ def test_outputs_accept_messages_mappings_and_report_extras_last():
     extra = common_pb2.NamedLiteral(name="zz", value=to_literal("x", literal_type_for(str)))
 
     class Outputs:  # anything with .literals, like common_pb2.Outputs
-        literals = named + [extra]
+        literals = [*named, extra]  # noqa: RUF012 - a stand-in for the message's repeated field
 
     out = literals_to_python(Outputs(), OUT_IFACE.outputs.variables)
     assert list(out.items()) == [("o0", 1), ("zz", "x")]

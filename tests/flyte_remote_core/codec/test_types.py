@@ -12,8 +12,8 @@ from flyteidl2.core import interface_pb2, types_pb2
 from flyteidl2.task import common_pb2
 from google.protobuf import json_format
 
-from flyte_remote_core.codec._refs import DataFrameRef, DirRef, FileRef
 from flyte_remote_core.codec import input_types_for, output_types_for, typed_interface_for
+from flyte_remote_core.codec._refs import DataFrameRef, DirRef, FileRef
 from flyte_remote_core.codec._types import (
     TAG_DATACLASS,
     TAG_PYDANTIC,
@@ -286,7 +286,7 @@ def test_python_type_for_structs_and_others():
 # ---------------------------------------------------------------- typed_interface_for
 
 
-def _task(a: int, b: list[str], c: Optional[float] = None, d: str = "x", e: Point = Point(1)) -> tuple[int, str]:
+def _task(a: int, b: list[str], c: Optional[float] = None, d: str = "x", e: Point = Point(1)) -> tuple[int, str]:  # noqa: B008 - a dataclass default, as users write one
     raise NotImplementedError
 
 

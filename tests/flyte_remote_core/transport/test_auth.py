@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from flyte_remote_core._errors import AuthenticationError, ConfigurationError
 from flyte_remote_core._transport._auth import (
     ApiKey,
     CachedTokenSource,
@@ -22,7 +23,6 @@ from flyte_remote_core._transport._auth import (
     jwt_expiry,
     parse_api_key,
 )
-from flyte_remote_core._errors import AuthenticationError, ConfigurationError
 
 SECRET = "s3cr3t-Value_XYZ"
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import grpc
 import httpx
 import pytest
-from tests.flyte_remote_core._auth_server import AuthServer
 from flyteidl2.auth import identity_pb2, identity_pb2_grpc
 
+from flyte_remote_core._errors import AuthenticationError
 from flyte_remote_core._transport._auth import (
     ClientCredentialsToken,
     DeviceFlowToken,
@@ -19,9 +19,9 @@ from flyte_remote_core._transport._auth import (
     auth_interceptors,
     discover_oauth_metadata,
 )
-from flyte_remote_core._errors import AuthenticationError
 from flyte_remote_core.devserver.auth.grants import InvalidClientError
 from flyte_remote_core.devserver.auth.manager import AuthManager
+from tests.flyte_remote_core._auth_server import AuthServer
 
 
 @pytest.fixture
@@ -188,7 +188,7 @@ async def test_reuses_given_http_session(server: AuthServer) -> None:
 
 
 async def _approve_when_prompted(server: AuthServer, prompts: list[str], *, deny: bool = False) -> None:
-    while not prompts:
+    while not prompts:  # noqa: ASYNC110 - the prompt is printed by the code under test
         await asyncio.sleep(0.01)
     code = prompts[-1].rsplit(" ", 1)[-1]
     assert code in server.manager.pending_user_codes()
@@ -214,7 +214,7 @@ async def test_device_flow_slow_down_and_denied(server: AuthServer) -> None:
     source = DeviceFlowToken(channel_factory=plain_factory(server), prompt=prompts.append, slow_down_increment=0.15)
 
     async def make_server_stricter_then_approve() -> None:
-        while not prompts:
+        while not prompts:  # noqa: ASYNC110 - the prompt is printed by the code under test
             await asyncio.sleep(0.005)
         for request in server.manager.device_flow.requests.values():
             request.interval = 0.3  # the client polls every 0.05 s: too fast

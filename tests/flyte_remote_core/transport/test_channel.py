@@ -9,13 +9,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from tests.flyte_remote_core._auth_server import AuthServer, make_certs
 from flyteidl2.auth import identity_pb2, identity_pb2_grpc
 from flyteidl2.workflow import run_service_pb2, run_service_pb2_grpc
 
+from flyte_remote_core._errors import ConfigurationError
 from flyte_remote_core._transport._auth import ClientCredentialsToken, CommandToken, DeviceFlowToken, StaticToken
 from flyte_remote_core._transport._channel import DEFAULT_GRPC_OPTIONS, channel_config, create_channel
-from flyte_remote_core._errors import ConfigurationError
+from tests.flyte_remote_core._auth_server import AuthServer, make_certs
 
 SECRET = "very-secret-client-secret-value"
 
@@ -160,7 +160,7 @@ async def test_device_flow_through_create_channel(server: AuthServer) -> None:
     )
 
     async def approve() -> None:
-        while not prompts:
+        while not prompts:  # noqa: ASYNC110 - the prompt is printed by the code under test
             await asyncio.sleep(0.01)
         server.manager.approve_device(prompts[0].rsplit(" ", 1)[-1], subject="alice")
 

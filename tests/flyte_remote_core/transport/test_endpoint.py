@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from flyte_remote_core._transport._endpoint import Endpoint, console_url, parse_endpoint
 from flyte_remote_core._errors import ConfigurationError
+from flyte_remote_core._transport._endpoint import Endpoint, console_url, parse_endpoint
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ import pathlib
 import sys
 
 import flyte
-
 import wf
 
 flyte.init(

@@ -9,7 +9,6 @@ import sys
 
 import flyte
 import flyte.remote
-
 import wf
 
 flyte.init(

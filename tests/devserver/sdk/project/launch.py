@@ -8,7 +8,6 @@ import pathlib
 import sys
 
 import flyte
-
 import wf
 
 flyte.init(

@@ -12,9 +12,7 @@ from flyteidl2.secret import payload_pb2 as spay
 
 from ...helpers import DOMAIN, PROJECT
 from . import rpc_matrix as m
-from .cases import EXTRA_PROJECT, MISSING, SECRET
-from .cases import Env, Err, Ok, Unimpl
-from .cases import table_tests
+from .cases import EXTRA_PROJECT, MISSING, SECRET, Env, Err, Ok, Unimpl, table_tests
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -12,9 +12,22 @@ from flyteidl2.task import task_definition_pb2 as td
 from flyteidl2.workflow import run_service_pb2 as rs
 
 from ...helpers import DOMAIN, PROJECT, action_id, inputs, run_id
-from .cases import ADD, CHATTY_RUN, DONE_RUN, MISSING, SCOPE, P
-from .cases import Env, Err, Ok, Unimpl
-from .cases import inputs_of, outputs_of, table_tests, unimplemented_test
+from .cases import (
+    ADD,
+    CHATTY_RUN,
+    DONE_RUN,
+    MISSING,
+    SCOPE,
+    Env,
+    Err,
+    Ok,
+    P,
+    Unimpl,
+    inputs_of,
+    outputs_of,
+    table_tests,
+    unimplemented_test,
+)
 
 pytestmark = pytest.mark.timeout(60)
 

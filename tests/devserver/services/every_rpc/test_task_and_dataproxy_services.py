@@ -13,9 +13,21 @@ from flyteidl2.task import task_definition_pb2 as td
 from flyteidl2.task import task_service_pb2 as ts
 
 from ...helpers import DOMAIN, PROJECT, action_id, inputs
-from .cases import ADD, CHATTY_RUN, DONE_RUN, MISSING, SCOPE
-from .cases import Env, Err, Ok, Unimpl
-from .cases import inputs_of, outputs_of, table_tests, unimplemented_test
+from .cases import (
+    ADD,
+    CHATTY_RUN,
+    DONE_RUN,
+    MISSING,
+    SCOPE,
+    Env,
+    Err,
+    Ok,
+    Unimpl,
+    inputs_of,
+    outputs_of,
+    table_tests,
+    unimplemented_test,
+)
 
 pytestmark = pytest.mark.timeout(60)
 

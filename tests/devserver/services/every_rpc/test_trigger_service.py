@@ -9,9 +9,7 @@ from flyteidl2.trigger import trigger_definition_pb2 as tdef
 from flyteidl2.trigger import trigger_service_pb2 as tsvc
 
 from . import rpc_matrix as m
-from .cases import MISSING, SCOPE, TRIGGER
-from .cases import Env, Err, Ok, Unimpl
-from .cases import daily, table_tests, trigger_name, trigger_spec
+from .cases import MISSING, SCOPE, TRIGGER, Env, Err, Ok, Unimpl, daily, table_tests, trigger_name, trigger_spec
 
 pytestmark = pytest.mark.timeout(60)
 
