@@ -243,6 +243,10 @@ def run(args: argparse.Namespace) -> tuple[list[Measure], list[tuple[str, str, s
                     server.ask("hold_all")
                     bench.settle()
                     m[key].samples[kind].append(one_shot(kind, bench.endpoint, "launch", str(n), str(conc))["rate"])
+                    # Then let them end: tens of thousands of runs held RUNNING across the rounds
+                    # made the server's full garbage collections 100-190 ms long, and every later
+                    # measure paid for the launches of the ones before it.
+                    server.ask("release_all")
                 bench.settle()
                 delays, wall, kb = bench.concurrent_waits(kind, args.waits)
                 wait_delays[kind] += delays
