@@ -9,10 +9,13 @@
 * ``/oauth2/...``: the OAuth2 token endpoint when auth is on.
 * Every error answer carries a message (:mod:`.answers`): a malformed request gets a 4xx.
 * ``/v2/...``: the web console (run pages at the URLs the client prints; see :mod:`..console`).
+* A stream whose client has gone ends at once (:func:`until_client_gone`), not at its next
+  message: a watch of a quiet project, or of a run that has ended, may have none for hours.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 from collections.abc import Awaitable, Callable
@@ -101,9 +104,39 @@ class Router:
         if app is not None:
             paths = self.paths.get(prefix)
             if paths is None or path in paths:
-                await app(scope, receive, send)
+                await until_client_gone(app, scope, receive, send)
                 return
         await unimplemented(scope, receive, send, f"{path.lstrip('/') or '/'} is not implemented by the devserver")
+
+
+async def until_client_gone(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run a connectrpc app, cancelled when its client goes away.
+
+    connectrpc watches a server stream's ``receive`` for the disconnect, but it looks only when
+    the stream has a message to send. Here the disconnect cancels the request's task, so the
+    handler and its connection go at once; the cancellation (which connectrpc turns into a
+    CANCELED error) ends the request quietly.
+    """
+    task = asyncio.current_task()
+    gone = False
+
+    async def watched_receive() -> dict[str, Any]:
+        nonlocal gone
+        message = await receive()
+        # Only a read from another task (connectrpc's watch of a stream) cancels: a handler
+        # reading its own request body sees the disconnect itself.
+        if message["type"] == "http.disconnect" and task is not None and asyncio.current_task() is not task:
+            gone = True
+            task.cancel()
+        return message
+
+    try:
+        await app(scope, watched_receive, send)
+    except (asyncio.CancelledError, Exception):
+        if not gone:
+            raise
+        if task is not None:
+            task.uncancel()
 
 
 async def _plain(send: Send, status: int, body: bytes) -> None:

@@ -154,9 +154,10 @@ class ServeThread:
         loop.default_exception_handler(context)
 
     async def _serve(self, app: ASGIApp) -> None:
-        from hypercorn.asyncio.run import worker_serve
         from hypercorn.config import Config, Sockets
         from hypercorn.utils import wrap_app
+
+        from .connections import serve
 
         self._shutdown = asyncio.Event()
         config = Config()
@@ -180,8 +181,8 @@ class ServeThread:
         framework: Any = app
         self._before_serve()
         try:
-            await worker_serve(wrap_app(framework, config.wsgi_max_body_size, "asgi"), config,
-                               sockets=sockets, shutdown_trigger=self._shutdown.wait)  # fmt: skip
+            await serve(wrap_app(framework, config.wsgi_max_body_size, "asgi"), config,
+                        sockets=sockets, shutdown_trigger=self._shutdown.wait)  # fmt: skip
         finally:
             self._sock = None  # hypercorn closed it
             await self._after_serve()
