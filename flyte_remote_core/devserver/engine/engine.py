@@ -21,10 +21,17 @@ tasks), :class:`~.actions.ActionStore` (runs and actions), :class:`~.holds.Holds
 :class:`~.queue.JobQueue` (the runner and its jobs), :class:`~.attempts.Attempts` (the
 attempt state machine), :class:`~.runs.RunCreator` (CreateRun), :class:`~.triggers.TriggerBook`
 and :class:`~.scheduler.Scheduler`, :class:`~.secrets.SecretBook`.
+
+While it serves, the engine also checkpoints the store's WAL when writes pause
+(:meth:`~.store.Store.checkpoint_if_quiet`), not inside a commit that a waiter is waiting for.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +52,10 @@ from .secrets import SecretBook
 from .store import Store
 from .triggers import TriggerBook
 
+log = logging.getLogger("flyte_remote_core.devserver")
+
+CHECKPOINT_LOOK_S = 0.2  # how often the engine looks whether writes have paused
+
 
 class Engine:
     def __init__(
@@ -57,6 +68,8 @@ class Engine:
         make_runner: Callable[[], Runner],
         duplicate_run_names: str = "return-existing",
     ) -> None:
+        self.store = store
+        self._checkpoints: asyncio.Task[None] | None = None
         data_dir = Path(data_dir).resolve()  # task runtimes run in folders of their own; file URIs need no resolving
         self.storage_dir = data_dir / "storage"
         self.inputs = InputStore(store, self.storage_dir)
@@ -94,7 +107,21 @@ class Engine:
         self.queue.start()
         self.resumed = self.recovery.resume()
         self.scheduler.start()
+        self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_when_quiet())
 
     async def stop(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
+            self._checkpoints = None
         await self.scheduler.stop()
         await self.queue.stop()
+
+    async def _checkpoint_when_quiet(self) -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_LOOK_S)
+            try:
+                self.store.checkpoint_if_quiet()
+            except sqlite3.Error:  # SQLite's own checkpoint still runs; say so and look again later
+                log.warning("devserver: WAL checkpoint failed", exc_info=True)
