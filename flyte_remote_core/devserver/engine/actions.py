@@ -25,6 +25,7 @@ from .model import (
     ROOT_ACTION,
     Key,
     key_of,
+    live_sql_condition,
     read_file,
     run_from_details,
 )
@@ -48,6 +49,15 @@ _RUN_SELECT = (
     "SELECT project, domain, name, phase, created_at, updated_at, task_name, task_version, trigger_name, org"
     " FROM run_rows"
 )
+
+
+# The run-row columns (as _RUN_SELECT) from runs ``r`` joined to their root actions ``a``.
+_RUN_COLUMNS = (
+    "r.project, r.domain, r.name, a.phase, r.created_at, a.updated_at,"
+    " r.task_name, r.task_version, r.trigger_name, r.org"
+)
+_ROOT_OF_RUN = "a.project = r.project AND a.domain = r.domain AND a.run = r.name"
+_LIVE = live_sql_condition("a.phase")  # the live-actions index's condition, on the joined actions
 
 
 def read_outputs(uri: str) -> common_pb2.Outputs:
@@ -130,6 +140,39 @@ class ActionStore:
     def run_rows(self, conditions: Iterable[tuple[str, Any]], *, skip_empty: bool = False) -> list[Row]:
         """Run rows (see ``_RUN_SELECT``) matching ``column=value`` (empty values match all with skip_empty)."""
         return self.store.all(*select_where(_RUN_SELECT, conditions, skip_empty=skip_empty))
+
+    def run_page(
+        self, conditions: Iterable[tuple[str, Any]], *, skip_empty: bool, offset: int, limit: int
+    ) -> tuple[list[Row], bool]:
+        """One page of run rows in the listing's default order, and whether more follow.
+
+        The order is the live runs first, then the ended ones, newest first in each. Only the
+        page is read, not every run of the scope: a listing page used to read and sort all of
+        them, which took 300-500 ms on a server that had run 50,000 runs, and stalled every
+        stream meanwhile. The live runs come from the live-actions index; the ended ones from
+        the runs' scope index, newest first, each joined to its root action.
+        """
+        pairs = [(col, val) for col, val in conditions if val or not skip_empty]
+        scope = "".join(f" AND r.{col}=?" for col, _ in pairs)
+        args = tuple(val for _, val in pairs)
+        live = f"FROM actions a INDEXED BY actions_live JOIN runs r ON {_ROOT_OF_RUN} WHERE a.name=? AND {_LIVE}{scope}"
+        row = self.store.one(f"SELECT COUNT(*) {live}", (ROOT_ACTION, *args))
+        live_count = int(row[0]) if row else 0
+        rows: list[Row] = []
+        if offset < live_count:
+            rows = self.store.all(
+                f"SELECT {_RUN_COLUMNS} {live} ORDER BY a.created_at DESC, a.run DESC LIMIT ? OFFSET ?",
+                (ROOT_ACTION, *args, limit, offset),
+            )
+        wanted = limit - len(rows)
+        ended = (
+            f"SELECT {_RUN_COLUMNS} FROM runs r JOIN actions a ON {_ROOT_OF_RUN} AND a.name=?"
+            f" WHERE NOT ({_LIVE}){scope} ORDER BY r.created_at DESC, r.seq DESC LIMIT ? OFFSET ?"
+        )
+        more = self.store.all(ended, (ROOT_ACTION, *args, max(wanted, 0) + 1, max(0, offset - live_count)))
+        if wanted <= 0:
+            return rows, offset + limit < live_count or bool(more)
+        return rows + more[:wanted], len(more) > wanted
 
     def recent_runs(self, conditions: Iterable[tuple[str, Any]], limit: int) -> list[tuple[str, str, str]]:
         """``(project, domain, name)`` of the newest runs matching the non-empty ``column=value`` pairs."""

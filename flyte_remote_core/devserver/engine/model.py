@@ -37,7 +37,14 @@ TERMINAL_PHASES = frozenset({SUCCEEDED, FAILED, ABORTED, TIMED_OUT, P.ACTION_PHA
 # declared with this exact text, so that the queries using it can use the index. Spelled as
 # comparisons: SQLite evaluates a NOT IN list of five values through a temporary table, on
 # every save that changes a phase.
-LIVE_SQL_CONDITION = " AND ".join(f"phase <> {int(p)}" for p in sorted(TERMINAL_PHASES))
+
+
+def live_sql_condition(phase_column: str = "phase") -> str:
+    """The condition, on a column of action phases (qualified in a join: ``a.phase``)."""
+    return " AND ".join(f"{phase_column} <> {int(p)}" for p in sorted(TERMINAL_PHASES))
+
+
+LIVE_SQL_CONDITION = live_sql_condition()
 
 RUN_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _RUN_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
