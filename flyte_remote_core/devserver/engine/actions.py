@@ -19,7 +19,7 @@ from flyteidl2.workflow import run_definition_pb2 as rd
 
 from .events import RUNS_TOPIC, Hub, action_topic, run_topic
 from .inputs import InputStore
-from .listing import select_where
+from .listing import equal_terms, select_where
 from .model import (
     QUEUED,
     ROOT_ACTION,
@@ -152,9 +152,8 @@ class ActionStore:
         stream meanwhile. The live runs come from the live-actions index; the ended ones from
         the runs' scope index, newest first, each joined to its root action.
         """
-        pairs = [(col, val) for col, val in conditions if val or not skip_empty]
-        scope = "".join(f" AND r.{col}=?" for col, _ in pairs)
-        args = tuple(val for _, val in pairs)
+        terms, args = equal_terms(conditions, skip_empty=skip_empty, table="r")
+        scope = "".join(f" AND {term}" for term in terms)
         live = f"FROM actions a INDEXED BY actions_live JOIN runs r ON {_ROOT_OF_RUN} WHERE a.name=? AND {_LIVE}{scope}"
         row = self.store.one(f"SELECT COUNT(*) {live}", (ROOT_ACTION, *args))
         live_count = int(row[0]) if row else 0
@@ -165,13 +164,13 @@ class ActionStore:
                 (ROOT_ACTION, *args, limit, offset),
             )
         wanted = limit - len(rows)
+        if wanted <= 0 and offset + limit < live_count:
+            return rows, True  # a full page of live runs, and more of them: no ended run to read yet
         ended = (
             f"SELECT {_RUN_COLUMNS} FROM runs r JOIN actions a ON {_ROOT_OF_RUN} AND a.name=?"
             f" WHERE NOT ({_LIVE}){scope} ORDER BY r.created_at DESC, r.seq DESC LIMIT ? OFFSET ?"
         )
-        more = self.store.all(ended, (ROOT_ACTION, *args, max(wanted, 0) + 1, max(0, offset - live_count)))
-        if wanted <= 0:
-            return rows, offset + limit < live_count or bool(more)
+        more = self.store.all(ended, (ROOT_ACTION, *args, wanted + 1, max(0, offset - live_count)))
         return rows + more[:wanted], len(more) > wanted
 
     def recent_runs(self, conditions: Iterable[tuple[str, Any]], limit: int) -> list[tuple[str, str, str]]:

@@ -122,17 +122,29 @@ def apply_sort(items: list[T], sorts: Sequence[list_pb2.Sort], fields: Fields) -
     return items
 
 
+def equal_terms(
+    conditions: Iterable[tuple[str, Any]], *, skip_empty: bool = False, table: str = ""
+) -> tuple[list[str], tuple[Any, ...]]:
+    """``col=?`` terms for ``(column, value)`` pairs (columns of ``table`` when given), and their arguments.
+
+    With ``skip_empty`` a pair whose value is empty (``""``/``None``) matches everything: no term.
+    """
+    pairs = [(col, val) for col, val in conditions if val or not skip_empty]
+    prefix = f"{table}." if table else ""
+    return [f"{prefix}{col}=?" for col, _ in pairs], tuple(val for _, val in pairs)
+
+
 def select_where(
     sql: str, conditions: Iterable[tuple[str, Any]], *, skip_empty: bool = False
 ) -> tuple[str, tuple[Any, ...]]:
     """``sql`` plus ``WHERE col=? AND ...`` for ``(column, value)`` pairs, and the arguments.
 
-    With ``skip_empty`` a pair whose value is empty (``""``/``None``) matches everything.
+    See :func:`equal_terms` for ``skip_empty``.
     """
-    pairs = [(col, val) for col, val in conditions if val or not skip_empty]
-    if pairs:
-        sql += " WHERE " + " AND ".join(f"{col}=?" for col, _ in pairs)
-    return sql, tuple(val for _, val in pairs)
+    terms, args = equal_terms(conditions, skip_empty=skip_empty)
+    if terms:
+        sql += " WHERE " + " AND ".join(terms)
+    return sql, args
 
 
 def list_page(request: Any) -> tuple[list_pb2.ListRequest | None, Page]:

@@ -33,17 +33,19 @@ ABORTED = P.ACTION_PHASE_ABORTED
 TIMED_OUT = P.ACTION_PHASE_TIMED_OUT
 Phase = phase_pb2.ActionPhase  # an action phase (an int), as the messages type it
 TERMINAL_PHASES = frozenset({SUCCEEDED, FAILED, ABORTED, TIMED_OUT, P.ACTION_PHASE_RECOVERED})
-# SQL condition on the actions table for the actions still live. The store's partial index is
-# declared with this exact text, so that the queries using it can use the index. Spelled as
-# comparisons: SQLite evaluates a NOT IN list of five values through a temporary table, on
-# every save that changes a phase.
 
 
 def live_sql_condition(phase_column: str = "phase") -> str:
-    """The condition, on a column of action phases (qualified in a join: ``a.phase``)."""
+    """The SQL condition for an action still live, on a column of action phases (``a.phase`` in a join).
+
+    Spelled as comparisons: SQLite evaluates a NOT IN list of five values through a temporary
+    table, on every save that changes a phase.
+    """
     return " AND ".join(f"{phase_column} <> {int(p)}" for p in sorted(TERMINAL_PHASES))
 
 
+# On the actions table. The store's partial index is declared with this exact text, so that the
+# queries using it can use the index.
 LIVE_SQL_CONDITION = live_sql_condition()
 
 RUN_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
