@@ -2,8 +2,11 @@
 
 A waiter normally reads its run once the stream is up, since the run may have ended before the
 wait began. That read is redundant when the caller holds a state it read itself after the
-connection had been live a while and the connection has told nothing about that run since:
-every later change of the run comes on the stream. :meth:`StreamCoverage.covers` says so.
+connection had been live a while and the connection has told nothing about that run since the
+read was sent: every later change of the run comes on the stream. What it told before the read
+is older than the read (the server answered the read after sending it), so a run the stream
+listed when it opened is covered too. A tell after the read may have been dispatched before the
+wait began, with no waiter to take it: that run is read. :meth:`StreamCoverage.covers` says so.
 """
 
 from __future__ import annotations
@@ -49,9 +52,10 @@ class StreamCoverage:
 
     def covers(self, run_name: str, read_at: float) -> bool:
         """Whether every change of ``run_name`` after a read sent at ``read_at`` comes on this connection."""
+        told_at = self._told.get(run_name)
         return (
             self.live_since is not None
             and self.live_since + LIVE_MARGIN_S <= read_at
             and self._forgotten_through < read_at
-            and run_name not in self._told
+            and (told_at is None or told_at < read_at)
         )

@@ -100,6 +100,32 @@ def test_a_finished_run_read_over_a_warm_stream_returns_at_once(one_worker) -> N
         client.close()
 
 
+def test_a_held_run_the_stream_listed_then_read_again_is_waited_without_a_read(one_worker) -> None:
+    """The stream listed the run (RUNNING) before the caller read it: the read is newer, so the
+    wait takes it and reads nothing; the end still comes on the stream."""
+    client = one_worker.client()
+    try:
+
+        async def main() -> tuple[Phase, int]:
+            await _warm_up(client)
+            one_worker.admin.hold(all_new_runs=True)
+            launched = await client.run.aio("sample_tasks.add", {"x": 5, "y": 1})
+            await launched.wait.aio(quiet=True, wait_for="running", timeout=30)
+            await asyncio.sleep(0.5)  # its RUNNING was told before the read below is sent
+            one_worker.admin.reset_counters()
+            run = await client.get_run.aio(launched.name)
+            wait = asyncio.ensure_future(run.wait.aio(quiet=True, timeout=30))
+            await asyncio.sleep(0.3)
+            assert not wait.done()
+            one_worker.admin.release(run.name)
+            done = await wait
+            return done.phase, one_worker.admin.call_count("GetActionDetails")
+
+        assert asyncio.run(main()) == (Phase.SUCCEEDED, 0)
+    finally:
+        client.close()
+
+
 def test_coverage_rules() -> None:
     cov = StreamCoverage()
     assert not cov.covers("r", 100.0)  # not live
@@ -109,7 +135,9 @@ def test_coverage_rules() -> None:
     assert not cov.covers("r", live + LIVE_MARGIN_S / 2)  # inside the margin
     assert cov.covers("r", live + LIVE_MARGIN_S)
     cov.told("r", live + 2.0)
-    assert not cov.covers("r", live + 3.0)  # the stream told about it: read it
+    assert not cov.covers("r", live + 1.5)  # told after the read was sent: read it
+    assert not cov.covers("r", live + 2.0)
+    assert cov.covers("r", live + 3.0)  # told before the read: the read is the newer state
     for i in range(TOLD_MAX):  # "r" is forgotten; a read sent before it was told is not covered
         cov.told(f"other-{i}", live + 2.0)
     assert not cov.covers("r", live + 1.5)
