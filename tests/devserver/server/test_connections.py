@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -10,10 +13,16 @@ import time
 from pathlib import Path
 
 import grpc
-from flyteidl2.common import identifier_pb2
+import h2.config
+import h2.connection
+from flyteidl2.common import identifier_pb2, list_pb2
 from flyteidl2.workflow import run_service_pb2, run_service_pb2_grpc
 
+from flyte_remote_core import FlyteClient
 from flyte_remote_core.devserver import DevServer
+
+SAMPLE_TASKS = "tests.devserver.sample_tasks"
+WATCH_RUNS = "/flyteidl2.workflow.RunService/WatchRuns"
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -24,7 +33,7 @@ _CLIENT = textwrap.dedent(
     """
     import asyncio, os, sys
     import grpc
-    from flyteidl2.common import identifier_pb2
+    from flyteidl2.common import identifier_pb2, list_pb2
     from flyteidl2.workflow import run_service_pb2, run_service_pb2_grpc
 
     async def main(endpoint, n):
@@ -105,3 +114,98 @@ def test_a_client_that_exits_leaves_no_connection_behind(tmp_path, caplog):
             assert _server_sockets(port) == 1
             stub.ListRuns(request, timeout=10)
         assert _wait_for(lambda: _server_sockets(port) == 0, timeout=5.0)
+
+
+def _held_runs(server: DevServer, n: int) -> list[str]:
+    """``n`` runs of sample_tasks.add, kept RUNNING until released."""
+    server.admin.hold(all_new_runs=True)
+
+    async def launch() -> list[str]:
+        async with FlyteClient(server.endpoint, insecure=True) as client:
+            task = await client.get_task.aio("sample_tasks.add")
+            return [str((await client.run.aio(task, {"x": i, "y": 1})).name) for i in range(n)]
+
+    names = asyncio.run(launch())
+    assert _wait_for(lambda: server.admin.status()["jobs_in_flight"] == 0, timeout=60.0)
+    return names
+
+
+def _stalled_watch(endpoint: str) -> socket.socket:
+    """An HTTP/2 connection (the h2 library as the client) with a WatchRuns stream that reads no
+    more than its first bytes, so the server soon has more to send than the client's window."""
+    host, port = endpoint.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    request = run_service_pb2.WatchRunsRequest(
+        project_id=identifier_pb2.ProjectIdentifier(name="flytesnacks", domain="development")
+    ).SerializeToString()
+    conn.send_headers(1, [
+        (":method", "POST"), (":scheme", "http"), (":authority", endpoint), (":path", WATCH_RUNS),
+        ("content-type", "application/grpc"), ("te", "trailers"),
+    ])  # fmt: skip
+    conn.send_data(1, b"\x00" + struct.pack(">I", len(request)) + request, end_stream=True)
+    sock.sendall(conn.data_to_send())
+    sock.settimeout(10)
+    assert sock.recv(65536)  # the server's settings and the stream's first message
+    return sock
+
+
+def test_a_client_that_dies_with_its_window_full_leaves_no_connection_behind(tmp_path, caplog):
+    """A watch whose client stopped reading waits for flow control; when that client dies (reset),
+    the stream and its connection end at once, not when the server stops."""
+    with DevServer(tasks=[SAMPLE_TASKS], port=0, data_dir=tmp_path) as server:
+        port = int(server.endpoint.rsplit(":", 1)[1])
+        names = _held_runs(server, 800)  # 8 WatchRuns messages of 100 runs (18 KB each): over a 64 KB window
+        socks = [_stalled_watch(server.endpoint) for _ in range(2)]
+        assert _wait_for(lambda: server.admin.status()["open_streams"] == 2, timeout=5.0)
+        server.admin.release(*names)
+        time.sleep(0.5)  # the server has filled the windows and waits for the clients
+        for sock in socks:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()  # a reset, as when a process dies with unread data
+        assert _wait_for(lambda: _server_sockets(port) == 0, timeout=5.0), _server_sockets(port)
+        assert _wait_for(lambda: server.admin.status()["open_streams"] == 0, timeout=5.0)
+    # Connections still open at stop would be cancelled there, which asyncio logs as an error;
+    # writes to a reset socket would make asyncio warn "socket.send() raised exception."
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_stream_messages_small_and_large_arrive_whole_and_in_order(tmp_path):
+    """Small messages go out at once, large ones (over a frame, or the window) through hypercorn's
+    queue; a client that reads late still gets every message, in the order they were sent."""
+    with DevServer(tasks=[SAMPLE_TASKS], port=0, data_dir=tmp_path) as server:
+        names = _held_runs(server, 220)
+        one_by_one, burst = names[:20], names[20:]
+
+        async def main() -> list[tuple[str, int]]:
+            async with grpc.aio.insecure_channel(server.endpoint) as channel:
+                stub = run_service_pb2_grpc.RunServiceStub(channel)
+                call = stub.WatchRuns(run_service_pb2.WatchRunsRequest(
+                    project_id=identifier_pb2.ProjectIdentifier(name="flytesnacks", domain="development")
+                ))  # fmt: skip
+                first = await call.read()  # the newest 100 runs: one message of about 18 KB
+                assert len(first.runs) == 100 and {r.action.id.run.name for r in first.runs} <= set(names)
+                assert len(first.SerializeToString()) > 2**14  # more than one HTTP/2 frame
+                for name in one_by_one:  # one small message each, none read yet
+                    server.admin.release(name)
+                    await asyncio.sleep(0.02)
+                server.admin.release(*burst)  # messages of 100 runs, over a frame each
+                # A large answer on the same connection while the stream's messages wait unread.
+                listed = await stub.ListRuns(run_service_pb2.ListRunsRequest(
+                    project_id=identifier_pb2.ProjectIdentifier(name="flytesnacks", domain="development"),
+                    request=list_pb2.ListRequest(limit=200),
+                ), timeout=30)  # fmt: skip
+                assert len(listed.runs) == 200 and {r.action.id.run.name for r in listed.runs} <= set(names)
+                told: list[tuple[str, int]] = []
+                while len({n for n, p in told if p == 5}) < len(names):
+                    message = await asyncio.wait_for(call.read(), 30)
+                    told += [(r.action.id.run.name, r.action.status.phase) for r in message.runs]
+                call.cancel()
+                return told
+
+        told = asyncio.run(main())
+        ended = [name for name, phase in told if phase == 5]  # SUCCEEDED
+        assert sorted(ended) == sorted(names)  # each end told once
+        assert ended[: len(one_by_one)] == one_by_one
