@@ -60,25 +60,29 @@ class _H2Protocol(H2Protocol):
                 await queued.close()
 
     async def stream_send(self, event: StreamEvent) -> None:
-        if isinstance(event, (Body, Data)):
-            stream_id = event.stream_id
-            queued = self.stream_buffers.get(stream_id)
-            connection = self.connection
+        if isinstance(event, (Body, Data)) and self._fits_now(event.stream_id, event.data):
             try:
-                fits = len(event.data) <= min(
-                    connection.local_flow_control_window(stream_id), connection.max_outbound_frame_size
-                )
-                if queued is not None and not queued.buffer and not queued.complete and fits:
-                    connection.send_data(stream_id, event.data)
-                    # Mark the queue empty, as hypercorn's sender does once it has written what
-                    # was queued: the stream's end waits for that (a stream whose client has
-                    # gone would otherwise wait for ever, and its connection with it).
-                    await queued.pop(0)
-                    await self._flush()
-                    return
+                self.connection.send_data(event.stream_id, event.data)
             except (KeyError, h2.exceptions.ProtocolError):
                 return  # the stream or connection has closed: as hypercorn, nothing to send
+            # Mark the queue empty, as hypercorn's sender does once it has written what was
+            # queued: the stream's end waits for that (a stream whose client has gone would
+            # otherwise wait for ever, and its connection with it).
+            await self.stream_buffers[event.stream_id].pop(0)
+            await self._flush()
+            return
         await super().stream_send(event)
+
+    def _fits_now(self, stream_id: int, data: bytes) -> bool:
+        """Nothing is queued before ``data``, and it fits the stream's window and one frame."""
+        queued = self.stream_buffers.get(stream_id)
+        if not data or queued is None or queued.buffer or queued.complete:
+            return False
+        try:
+            window = self.connection.local_flow_control_window(stream_id)
+        except (KeyError, h2.exceptions.ProtocolError):
+            return False  # closed: hypercorn's own path deals with it
+        return len(data) <= min(window, self.connection.max_outbound_frame_size)
 
 
 class _Connection(TCPServer):
