@@ -238,6 +238,8 @@ class Attempts:
                 log.exception("applying the released end of %s failed", "/".join(key))
 
     async def _apply_terminal(self, key: Key, attempt: int, phase: Phase, error: rd.ErrorInfo | None) -> None:
+        retryable = (key, attempt) not in self._no_retry
+        self._no_retry.discard((key, attempt))  # read once, here, whatever becomes of this end
         det = self.actions.get_action(key)
         if det is None or det.status.phase in TERMINAL_PHASES or det.status.attempts != attempt:
             return
@@ -260,8 +262,6 @@ class Attempts:
             return
         retries = target.retries if target else 0
         att = det.attempts[-1] if det.attempts else det.attempts.add(attempt=attempt)
-        retryable = (key, attempt) not in self._no_retry
-        self._no_retry.discard((key, attempt))
         if attempt <= retries and error is not None and error.code != "TaskNotRunnable" and retryable:
             self.retry(key, det, phase, error, target, inputs_uri, now)
             return
@@ -324,7 +324,8 @@ class Attempts:
             return True
         finish(det, ABORTED, time.time(), abort=rd.AbortInfo(reason=reason or DEFAULT_ABORT_REASON))
         self.actions.save(det)
-        self.holds.drop(key)
+        self.holds.drop(key)  # a held end, stashed, is never applied: its no-retry mark goes too
+        self._no_retry.discard((key, det.status.attempts))
         self._targets.pop(key, None)
         self.queue.abort(key)
         self.abort_children(key, reason)

@@ -80,22 +80,30 @@ def test_stopping_the_devserver_leaves_no_task_process(tmp_path):
     assert _processes_of(run) == []
 
 
-def test_without_a_python_for_the_sdk_a_run_fails_at_once_saying_how_to_fix_it(tmp_path, sdk_server, driven):
-    """The project's venv has no flyte: a deployed Flyte spec fails as a SYSTEM error naming --sdk-python."""
-    from flyte_remote_core.devserver import DevServer
-
+def _sdk_add_spec(sdk_server) -> tuple[td.TaskIdentifier, td.TaskSpec]:
+    """The identifier and spec of the deployed Flyte SDK task ``sdkt.add``."""
     with grpc.insecure_channel(sdk_server.endpoint) as ch:
         tasks = task_grpc.TaskServiceStub(ch)
         found = tasks.ListTasks(ts.ListTasksRequest()).tasks
         tid = next(t.task_id for t in found if t.task_id.name == "sdkt.add")
-        spec = tasks.GetTaskDetails(ts.GetTaskDetailsRequest(task_id=tid)).details.spec
+        return tid, tasks.GetTaskDetails(ts.GetTaskDetailsRequest(task_id=tid)).details.spec
+
+
+def _launch_spec(ch: grpc.Channel, tid: td.TaskIdentifier, spec: td.TaskSpec, name: str) -> None:
+    task_grpc.TaskServiceStub(ch).DeployTask(ts.DeployTaskRequest(task_id=tid, spec=spec))
+    rid = identifier_pb2.RunIdentifier(project=tid.project, domain=tid.domain, name=name)
+    run_grpc.RunServiceStub(ch).CreateRun(rs.CreateRunRequest(run_id=rid, task_id=td.TaskIdentifier(
+        project=tid.project, domain=tid.domain, name=tid.name, version=tid.version)))  # fmt: skip
+
+
+def test_without_a_python_for_the_sdk_a_run_fails_at_once_saying_how_to_fix_it(tmp_path, sdk_server, driven):
+    """The project's venv has no flyte: a deployed Flyte spec fails as a SYSTEM error naming --sdk-python."""
+    from flyte_remote_core.devserver import DevServer
+
+    tid, spec = _sdk_add_spec(sdk_server)
     with DevServer(data_dir=tmp_path / "data") as srv:  # sdk_python not given, and .venv cannot import flyte
         with grpc.insecure_channel(srv.endpoint) as ch:
-            task_grpc.TaskServiceStub(ch).DeployTask(ts.DeployTaskRequest(task_id=tid, spec=spec))
-            runs = run_grpc.RunServiceStub(ch)
-            rid = identifier_pb2.RunIdentifier(project=tid.project, domain=tid.domain, name="no-sdk")
-            runs.CreateRun(rs.CreateRunRequest(run_id=rid, task_id=td.TaskIdentifier(
-                project=tid.project, domain=tid.domain, name=tid.name, version=tid.version)))  # fmt: skip
+            _launch_spec(ch, tid, spec, "no-sdk")
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 det = _details(ch, "no-sdk")
@@ -107,3 +115,25 @@ def test_without_a_python_for_the_sdk_a_run_fails_at_once_saying_how_to_fix_it(t
     assert det.error_info.kind == rd.ErrorInfo.KIND_SYSTEM
     assert det.error_info.code == "SdkPythonMissing"
     assert "--sdk-python" in det.error_info.message and "cannot import flyte" in det.error_info.message
+
+
+def test_a_held_run_whose_unrecoverable_end_is_aborted_leaves_no_mark_behind(tmp_path, sdk_server, driven):
+    """An end that may not be retried is marked until it is applied; a held run aborted before its
+    release never applies it, and the mark goes with the abort (the engine keeps no such entry)."""
+    from flyte_remote_core.devserver import DevServer
+
+    tid, spec = _sdk_add_spec(sdk_server)
+    with DevServer(data_dir=tmp_path / "data") as srv:  # no --sdk-python: an unrecoverable SYSTEM end
+        attempts = srv._backend.engine.attempts  # type: ignore[union-attr]
+        srv.admin.hold("held-no-sdk")
+        with grpc.insecure_channel(srv.endpoint) as ch:
+            _launch_spec(ch, tid, spec, "held-no-sdk")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not attempts._no_retry:
+                time.sleep(0.05)
+            assert attempts._no_retry  # its end came, marked, and is held
+            assert _details(ch, "held-no-sdk").status.phase == P.ACTION_PHASE_RUNNING
+            rid = identifier_pb2.RunIdentifier(project=tid.project, domain=tid.domain, name="held-no-sdk")
+            run_grpc.RunServiceStub(ch).AbortRun(rs.AbortRunRequest(run_id=rid, reason="not needed"))
+            assert _details(ch, "held-no-sdk").status.phase == P.ACTION_PHASE_ABORTED
+            assert srv._on_loop(lambda _: set(attempts._no_retry)) == set()
