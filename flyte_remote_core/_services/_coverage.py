@@ -4,9 +4,10 @@ A waiter normally reads its run once the stream is up, since the run may have en
 wait began. That read is redundant when the caller holds a state it read itself after the
 connection had been live a while and the connection has told nothing about that run since the
 read was sent: every later change of the run comes on the stream. What it told before the read
-is older than the read (the server answered the read after sending it), so a run the stream
-listed when it opened is covered too. A tell after the read may have been dispatched before the
-wait began, with no waiter to take it: that run is read. :meth:`StreamCoverage.covers` says so.
+was sent is no newer than the read's answer (the server sent the one before it answered the
+other), so a run the stream listed when it opened is covered too. A tell after the read was sent
+may have been dispatched before the wait began, with no waiter to take it: that run is read.
+:meth:`StreamCoverage.covers` says so.
 """
 
 from __future__ import annotations
