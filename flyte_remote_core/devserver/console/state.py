@@ -1,7 +1,7 @@
 """What the console shows, read from the engine: runs, actions, their data and logs.
 
 The reads are the ones the services make (``ActionStore.get_run_details``, ``list_actions``,
-``get_action``, ``action_data``, ``run_rows``; ``Attempts.log_path`` as TailLogs reads it),
+``get_action``, ``action_data``, ``newest_runs``; ``Attempts.log_path`` as TailLogs reads it),
 turned into plain dataclasses so that the page templates never touch protobuf.
 """
 
@@ -29,6 +29,14 @@ PHASES = [
     for v in phase_pb2.ActionPhase.DESCRIPTOR.values
     if v.name != "ACTION_PHASE_UNSPECIFIED"
 ]
+
+
+def _phase_number(name: str) -> int:
+    """The phase named ``name`` ("succeeded", "SUCCEEDED"); -1, which no run has, for no phase."""
+    try:
+        return phase_pb2.ActionPhase.Value("ACTION_PHASE_" + name.strip().upper())
+    except ValueError:
+        return -1
 
 
 def phase_name(phase: int) -> str:
@@ -206,13 +214,10 @@ class ConsoleState:
         size = min(max(size or DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE)
         page = max(page, 1)
         # row: (project, domain, name, phase, created_at, updated_at, task_name, ...)
-        rows = self.actions.run_rows([("project", project), ("domain", domain)])
-        if phase:
-            rows = [r for r in rows if phase_name(r[3]) == phase.upper()]
-        if task:
-            rows = [r for r in rows if task in (r[6] or "")]
-        rows.sort(key=lambda r: (-r[4], r[2]))
-        window = rows[(page - 1) * size : page * size]
+        window, total = self.actions.newest_runs(
+            project, domain, phase=_phase_number(phase) if phase else None, task_contains=task,
+            offset=(page - 1) * size, limit=size,
+        )  # fmt: skip
         out = []
         for r in window:
             det = self.actions.get_action((r[0], r[1], r[2], ROOT_ACTION))
@@ -227,4 +232,4 @@ class ConsoleState:
                     created=float(r[4]),
                 )
             )
-        return RunPage(out, len(rows), page, size)
+        return RunPage(out, total, page, size)

@@ -173,6 +173,33 @@ class ActionStore:
         more = self.store.all(ended, (ROOT_ACTION, *args, wanted + 1, max(0, offset - live_count)))
         return rows + more[:wanted], len(more) > wanted
 
+    def newest_runs(
+        self, project: str, domain: str, *, phase: int | None, task_contains: str, offset: int, limit: int
+    ) -> tuple[list[Row], int]:
+        """A page of a scope's run rows, newest first (the name breaks ties), of one ``phase`` if
+        given and with ``task_contains`` in the task name if given; and how many runs match.
+
+        Only the page is read, walking the runs' scope index (the console's listing read and
+        sorted every run, 300 ms of the loop at 50,000 runs).
+        """
+        terms: list[str] = ["r.project=?", "r.domain=?"]
+        args: list[Any] = [project, domain]
+        if task_contains:
+            terms, args = [*terms, "instr(COALESCE(r.task_name, ''), ?) > 0"], [*args, task_contains]
+        if phase is not None:
+            terms, args = [*terms, "a.phase=?"], [*args, phase]
+        where = " AND ".join(terms)
+        joined = f"FROM runs r JOIN actions a ON {_ROOT_OF_RUN} AND a.name=? WHERE {where}"
+        if phase is None:  # every run has its root action: the runs alone are counted, through the index
+            total = self.store.one(f"SELECT COUNT(*) FROM runs r WHERE {where}", tuple(args))
+        else:
+            total = self.store.one(f"SELECT COUNT(*) {joined}", (ROOT_ACTION, *args))
+        rows = self.store.all(
+            f"SELECT {_RUN_COLUMNS} {joined} ORDER BY r.created_at DESC, r.name LIMIT ? OFFSET ?",
+            (ROOT_ACTION, *args, limit, offset),
+        )
+        return rows, int(total[0]) if total else 0
+
     def recent_runs(self, conditions: Iterable[tuple[str, Any]], limit: int) -> list[tuple[str, str, str]]:
         """``(project, domain, name)`` of the newest runs matching the non-empty ``column=value`` pairs."""
         sql, args = select_where("SELECT project, domain, name FROM runs", conditions, skip_empty=True)

@@ -28,15 +28,15 @@ pytestmark = pytest.mark.timeout(120)
 LIVE, ENDED = 4, 5  # RUNNING, SUCCEEDED
 
 
-def _store_with_runs(path: Path, phases: list[int]) -> Store:
+def _store_with_runs(path: Path, phases: list[int], tasks: list[str] | None = None) -> Store:
     store = Store(path)
     with store.transaction() as db:
         for i, phase in enumerate(phases):
             name = f"r{i:05d}"
             db.execute(
                 "INSERT INTO runs (project, domain, name, org, created_at, task_name, task_version, trigger_name,"
-                " run_spec) VALUES ('p', 'd', ?, '', ?, 't', 'v', '', x'')",
-                (name, float(i % 7)),  # many runs share a creation time: ties must page cleanly too
+                " run_spec) VALUES ('p', 'd', ?, '', ?, ?, 'v', '', x'')",
+                (name, float(i % 7), tasks[i] if tasks else "t"),  # many runs share a creation time
             )
             db.execute(
                 "INSERT INTO actions (project, domain, run, name, created_at, updated_at, phase, inputs_uri,"
@@ -127,3 +127,34 @@ def test_list_runs_pages_over_the_wire(tmp_path: Path) -> None:
 
         listed, held, finished = asyncio.run(scenario())
     assert listed == held[::-1] + finished[::-1]
+
+
+@pytest.mark.parametrize(("phase", "task"), [(None, ""), (LIVE, ""), (ENDED, "sq"), (None, "Sq"), (6, "")])
+@pytest.mark.parametrize("size", [1, 7, 50])
+def test_console_pages_are_the_full_read_and_sort_they_replace(
+    tmp_path: Path, phase: int | None, task: str, size: int
+) -> None:
+    """The console's listing (newest first, the name breaking ties, filtered by phase and by a
+    piece of the task name) reads one page and a count; every page equals what reading, filtering
+    and sorting all the runs gave."""
+    phases = [(LIVE, ENDED, 6)[i % 3] if i % 5 else ENDED for i in range(200)]
+    tasks = [("wf.square", "wf.Sq", "other", "")[i % 4] for i in range(200)]
+    store = _store_with_runs(tmp_path / "devserver.db", phases, tasks)
+    try:
+        actions = ActionStore(store, Hub(), None)  # type: ignore[arg-type]  # no inputs are read
+        everything = actions.run_rows([("project", "p"), ("domain", "d")])
+        expected = sorted(
+            (r for r in everything if (phase is None or r[3] == phase) and task in (r[6] or "")),
+            key=lambda r: (-r[4], r[2]),
+        )
+        pages: list[Any] = []
+        while True:
+            page, total = actions.newest_runs("p", "d", phase=phase, task_contains=task, offset=len(pages), limit=size)
+            assert total == len(expected)
+            if not page:
+                break
+            pages += page
+        assert [tuple(r) for r in pages] == [tuple(r) for r in expected]
+        assert expected  # every case lists some runs
+    finally:
+        store.close()
