@@ -12,6 +12,7 @@ import pytest
 from flyte_airflow.hooks.flyte import FlyteHook, client_kwargs_from_connection
 from flyte_airflow.operators.flyte import FlyteRunOperator
 from flyte_airflow.triggers.flyte import FlyteRunTrigger
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -25,16 +26,6 @@ class FakeTI:
 
     def xcom_push(self, key, value):
         self.xcoms[key] = value
-
-
-def _wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 # -- trigger ------------------------------------------------------------------------------------
@@ -162,7 +153,7 @@ def test_on_kill_aborts_remote_run(flyte_conn):
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    run_name = _wait_for(lambda: ti.xcoms.get("run_name"))
+    run_name = wait_until(lambda: ti.xcoms.get("run_name"), "the run name in XCom", timeout=20.0)
     time.sleep(0.5)
     assert not flyte_conn.client.get_run(run_name).done()
     op.on_kill()

@@ -7,8 +7,9 @@ import pytest
 from dagster import AssetExecutionContext
 
 from flyte_dagster import FlyteResource, build_flyte_asset
+from tests.waiting import wait_until
 
-from .helpers import create_runs, wait_until
+from .helpers import create_runs
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -17,7 +17,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from .helpers import create_runs, wait_until
+from tests.waiting import wait_until
+
+from .helpers import create_runs
 
 pytestmark = pytest.mark.timeout(150)
 

@@ -13,26 +13,9 @@ from collections.abc import Callable
 import pytest
 
 from flyte_remote_core import FlyteClient, Phase, RunFailedError
+from tests.waiting import wait_until, wait_until_async
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _until(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` past ``timeout`` (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.02)
-
-
-async def _until_async(condition: Callable[[], object], what: str, within: float = 30.0) -> None:
-    """:func:`_until` for a coroutine: the event loop (and the client's waits on it) keeps running."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within} s")
-        await asyncio.sleep(0.02)
 
 
 def _open_streams(server) -> int:
@@ -76,7 +59,7 @@ def test_many_waits_share_one_stream_past_the_stream_limit(small_server) -> None
             runs = await asyncio.gather(*(client.run.aio("sample_tasks.add", {"x": i, "y": 1}) for i in range(n)))
             small_server.admin.reset_counters()
             waits = [asyncio.ensure_future(r.wait.aio(quiet=True, timeout=60)) for r in runs]
-            await _until_async(lambda: _open_streams(small_server) >= 1, "the waits opening their watch stream")
+            await wait_until_async(lambda: _open_streams(small_server) >= 1, "the waits opening their watch stream")
             assert _open_streams(small_server) == 1, "150 waits in one project must share one stream"
             assert not any(w.done() for w in waits)  # every run is held: nothing can have ended
             released_at = time.monotonic()
@@ -104,7 +87,7 @@ def test_dropped_streams_reconnect_and_miss_nothing(small_server) -> None:
 
         async def main() -> list[Phase]:
             waits = [asyncio.ensure_future(r.wait.aio(quiet=True, timeout=30)) for r in runs]
-            await _until_async(lambda: _open_streams(small_server) >= 1, "the waits opening their watch stream")
+            await wait_until_async(lambda: _open_streams(small_server) >= 1, "the waits opening their watch stream")
             small_server.admin.reset_counters()
             # Cut every open stream (the one the five waits share), and finish the runs while the
             # client is reconnecting.
@@ -135,8 +118,10 @@ def test_a_reconnect_re_read_that_fails_is_tried_again(small_server) -> None:
 
         async def main() -> Phase:
             wait = asyncio.ensure_future(watched.wait.aio(quiet=True, timeout=30))
-            await _until_async(lambda: _open_streams(small_server) >= 1, "the wait opening its watch stream")
-            await _until_async(lambda: small_server.admin.call_count("GetActionDetails") >= 1, "the wait's first read")
+            await wait_until_async(lambda: _open_streams(small_server) >= 1, "the wait opening its watch stream")
+            await wait_until_async(
+                lambda: small_server.admin.call_count("GetActionDetails") >= 1, "the wait's first read"
+            )
             small_server.admin.fail_next("WatchRuns", "UNAVAILABLE", count=2)
             small_server.admin.fail_next("GetActionDetails", "UNAVAILABLE", count=6)  # unary retries: 5
             assert small_server.admin.drop_streams("test cut") == 1
@@ -190,10 +175,10 @@ def _restart_under_a_wait(tmp_path, *, while_down: Callable[[int], None], run_s:
     try:
         run = client.run("sample_tasks.sleepy", {"seconds": run_s})
         # Unary polls, not a wait: no watch stream may be open before the waiting thread's.
-        _until(lambda: run.sync().phase is Phase.RUNNING, "the run starting")
+        wait_until(lambda: run.sync().phase is Phase.RUNNING, "the run starting")
         assert _open_streams(first) == 0
         thread, result = _wait_in_thread(run, timeout=wait_s)
-        _until(lambda: _open_streams(first) >= 1, "the wait opening its watch stream")
+        wait_until(lambda: _open_streams(first) >= 1, "the wait opening its watch stream")
         first.stop()
         while_down(port)
         second = DevServer(tasks=["tests.devserver.sample_tasks"], port=port, data_dir=tmp_path)
@@ -292,10 +277,10 @@ def test_a_killed_server_does_not_hang_a_wait(tmp_path) -> None:
     second = None
     try:
         run = client.run("sample_tasks.sleepy", {"seconds": 60})
-        _until(lambda: run.sync().phase is Phase.RUNNING, "the run starting")
+        wait_until(lambda: run.sync().phase is Phase.RUNNING, "the run starting")
         assert _cli_open_streams(port) == 0
         thread, result = _wait_in_thread(run, timeout=90)
-        _until(lambda: _cli_open_streams(port) >= 1, "the wait opening its watch stream")
+        wait_until(lambda: _cli_open_streams(port) >= 1, "the wait opening its watch stream")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         _await_redial(port)  # the client saw the connection die and is reconnecting

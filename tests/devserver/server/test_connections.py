@@ -20,6 +20,7 @@ from flyteidl2.workflow import run_service_pb2, run_service_pb2_grpc
 
 from flyte_remote_core import FlyteClient
 from flyte_remote_core.devserver import DevServer
+from tests.waiting import wait_until
 
 SAMPLE_TASKS = "tests.devserver.sample_tasks"
 WATCH_RUNS = "/flyteidl2.workflow.RunService/WatchRuns"
@@ -75,15 +76,6 @@ def _server_sockets(port: int) -> int:
     return count
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def test_a_client_that_exits_leaves_no_connection_behind(tmp_path, caplog):
     with DevServer(port=0, data_dir=tmp_path) as server:
         port = int(server.endpoint.rsplit(":", 1)[1])
@@ -99,7 +91,11 @@ def test_a_client_that_exits_leaves_no_connection_behind(tmp_path, caplog):
         client.stdin.flush()
         assert client.wait(timeout=30) == 0
         # The keep-alive timeout is 75 s: connections kept for it would still be open here.
-        assert _wait_for(lambda: _server_sockets(port) == 0, timeout=5.0), _server_sockets(port)
+        wait_until(
+            lambda: _server_sockets(port) == 0,
+            lambda: f"every server socket closed ({_server_sockets(port)} open)",
+            timeout=5.0,
+        )
         assert server.admin.status()["open_streams"] == 0  # the watches ended with their client
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # a client leaving is no error
 
@@ -113,7 +109,11 @@ def test_a_client_that_exits_leaves_no_connection_behind(tmp_path, caplog):
             time.sleep(1.0)
             assert _server_sockets(port) == 1
             stub.ListRuns(request, timeout=10)
-        assert _wait_for(lambda: _server_sockets(port) == 0, timeout=5.0)
+        wait_until(
+            lambda: _server_sockets(port) == 0,
+            lambda: f"every server socket closed ({_server_sockets(port)} open)",
+            timeout=5.0,
+        )
 
 
 def _held_runs(server: DevServer, n: int) -> list[str]:
@@ -126,7 +126,7 @@ def _held_runs(server: DevServer, n: int) -> list[str]:
             return [str((await client.run.aio(task, {"x": i, "y": 1})).name) for i in range(n)]
 
     names = asyncio.run(launch())
-    assert _wait_for(lambda: server.admin.status()["jobs_in_flight"] == 0, timeout=60.0)
+    wait_until(lambda: server.admin.status()["jobs_in_flight"] == 0, "the held runs' tasks done", timeout=60.0)
     return names
 
 
@@ -159,14 +159,18 @@ def test_a_client_that_dies_with_its_window_full_leaves_no_connection_behind(tmp
         port = int(server.endpoint.rsplit(":", 1)[1])
         names = _held_runs(server, 800)  # 8 WatchRuns messages of 100 runs (18 KB each): over a 64 KB window
         socks = [_stalled_watch(server.endpoint) for _ in range(2)]
-        assert _wait_for(lambda: server.admin.status()["open_streams"] == 2, timeout=5.0)
+        wait_until(lambda: server.admin.status()["open_streams"] == 2, "two open streams", timeout=5.0)
         server.admin.release(*names)
         time.sleep(0.5)  # the server has filled the windows and waits for the clients
         for sock in socks:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.close()  # a reset, as when a process dies with unread data
-        assert _wait_for(lambda: _server_sockets(port) == 0, timeout=5.0), _server_sockets(port)
-        assert _wait_for(lambda: server.admin.status()["open_streams"] == 0, timeout=5.0)
+        wait_until(
+            lambda: _server_sockets(port) == 0,
+            lambda: f"every server socket closed ({_server_sockets(port)} open)",
+            timeout=5.0,
+        )
+        wait_until(lambda: server.admin.status()["open_streams"] == 0, "no open stream", timeout=5.0)
     # Connections still open at stop would be cancelled there, which asyncio logs as an error;
     # writes to a reset socket would make asyncio warn "socket.send() raised exception."
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
