@@ -10,8 +10,9 @@ import pytest
 from flyte_airflow.hooks import flyte as hook_module
 from flyte_airflow.operators.flyte import DEFERRED_RUN_KEY, FlyteRunOperator
 from flyte_airflow.triggers.flyte import FlyteRunTrigger
+from tests.waiting import wait_until
 
-from .test_components import FakeTI, _wait_for
+from .test_components import FakeTI
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -53,7 +54,7 @@ def test_clear_while_deferred_aborts_old_run_and_launches_fresh(flyte_conn):
     )
     assert second.run_name != first.run_name
     asyncio.run(FlyteRunTrigger(**first.serialize()[1]).on_kill())  # the old trigger's on_kill, late
-    assert _wait_for(lambda: client.get_run(first.run_name).phase.value == "ABORTED", 30)
+    wait_until(lambda: client.get_run(first.run_name).phase.value == "ABORTED", "the old try's run aborted", timeout=30)
     assert not client.get_run(second.run_name).done(), "the new try's run must survive the old trigger"
     assert admin.call_count("CreateRun") == 2
     client.get_run(second.run_name).abort("test cleanup")
@@ -137,4 +138,4 @@ async def test_deadline_event_fires_on_time_even_if_abort_is_slow(flyte_conn):
     print(f"deadline -> event: {late:.2f}s")
     await asyncio.sleep(0)
     admin.clear_faults()
-    assert _wait_for(lambda: client.get_run("late-abort").done(), 30) or True
+    wait_until(lambda: client.get_run("late-abort").done(), "the retried abort landing", timeout=30)

@@ -13,9 +13,10 @@ import pytest
 
 from flyte_airflow.hooks.flyte import FlyteHook
 from flyte_airflow.operators.flyte import FlyteRunOperator
+from tests.waiting import wait_until
 
 from .conftest import AIRFLOW_BIN, REPO_ROOT
-from .test_components import FakeTI, _wait_for
+from .test_components import FakeTI
 
 KILL_REASON = "The Airflow task was killed"
 
@@ -28,11 +29,11 @@ def _only_run(client, timeout: float = 60.0, phase: str | None = None):
         assert len(runs) <= 1, [r.name for r in runs]
         return runs[0] if runs and (phase is None or runs[0].phase.value == phase) else None
 
-    return _wait_for(found, timeout)
+    return wait_until(found, f"a run{'' if phase is None else ' ' + phase}", timeout=timeout)
 
 
 def _ended(client, name: str, timeout: float = 30.0):
-    return _wait_for(lambda: (run := client.get_run(name)).done() and run, timeout)
+    return wait_until(lambda: (run := client.get_run(name)).done() and run, f"run {name} ending", timeout=timeout)
 
 
 def _abort_reason(client, name: str) -> str:
