@@ -57,6 +57,7 @@ _RUN_COLUMNS = (
     " r.task_name, r.task_version, r.trigger_name, r.org"
 )
 _ROOT_OF_RUN = "a.project = r.project AND a.domain = r.domain AND a.run = r.name"
+_RUNS_WITH_ROOTS = f"FROM runs r JOIN actions a ON {_ROOT_OF_RUN} AND a.name=?"  # ? is ROOT_ACTION
 _LIVE = live_sql_condition("a.phase")  # the live-actions index's condition, on the joined actions
 
 
@@ -167,7 +168,7 @@ class ActionStore:
         if wanted <= 0 and offset + limit < live_count:
             return rows, True  # a full page of live runs, and more of them: no ended run to read yet
         ended = (
-            f"SELECT {_RUN_COLUMNS} FROM runs r JOIN actions a ON {_ROOT_OF_RUN} AND a.name=?"
+            f"SELECT {_RUN_COLUMNS} {_RUNS_WITH_ROOTS}"
             f" WHERE NOT ({_LIVE}){scope} ORDER BY r.created_at DESC, r.seq DESC LIMIT ? OFFSET ?"
         )
         more = self.store.all(ended, (ROOT_ACTION, *args, wanted + 1, max(0, offset - live_count)))
@@ -182,14 +183,14 @@ class ActionStore:
         Only the page is read, walking the runs' scope index (the console's listing read and
         sorted every run, 300 ms of the loop at 50,000 runs).
         """
-        terms: list[str] = ["r.project=?", "r.domain=?"]
-        args: list[Any] = [project, domain]
+        terms, scope_args = equal_terms([("project", project), ("domain", domain)], table="r")
+        args: list[Any] = list(scope_args)
         if task_contains:
             terms, args = [*terms, "instr(COALESCE(r.task_name, ''), ?) > 0"], [*args, task_contains]
         if phase is not None:
             terms, args = [*terms, "a.phase=?"], [*args, phase]
         where = " AND ".join(terms)
-        joined = f"FROM runs r JOIN actions a ON {_ROOT_OF_RUN} AND a.name=? WHERE {where}"
+        joined = f"{_RUNS_WITH_ROOTS} WHERE {where}"
         if phase is None:  # every run has its root action: the runs alone are counted, through the index
             total = self.store.one(f"SELECT COUNT(*) FROM runs r WHERE {where}", tuple(args))
         else:

@@ -15,6 +15,8 @@ from flyteidl2.workflow import run_definition_pb2 as rd
 from flyteidl2.workflow import run_service_pb2 as rs
 from flyteidl2.workflow import run_service_pb2_grpc as run_grpc
 
+from tests.waiting import wait_until
+
 from .conftest import SDK_PYTHON, last_json, requires_sdk, run_sdk
 from .test_sdk_tasks import _actions, _details, _processes_of
 
@@ -128,10 +130,7 @@ def test_a_held_run_whose_unrecoverable_end_is_aborted_leaves_no_mark_behind(tmp
         srv.admin.hold("held-no-sdk")
         with grpc.insecure_channel(srv.endpoint) as ch:
             _launch_spec(ch, tid, spec, "held-no-sdk")
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not attempts._no_retry:
-                time.sleep(0.05)
-            assert attempts._no_retry  # its end came, marked, and is held
+            wait_until(lambda: attempts._no_retry, "its unrecoverable end, marked and held", timeout=30)
             assert _details(ch, "held-no-sdk").status.phase == P.ACTION_PHASE_RUNNING
             rid = identifier_pb2.RunIdentifier(project=tid.project, domain=tid.domain, name="held-no-sdk")
             run_grpc.RunServiceStub(ch).AbortRun(rs.AbortRunRequest(run_id=rid, reason="not needed"))

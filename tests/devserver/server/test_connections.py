@@ -22,7 +22,8 @@ from flyte_remote_core import FlyteClient
 from flyte_remote_core.devserver import DevServer
 from tests.waiting import wait_until
 
-SAMPLE_TASKS = "tests.devserver.sample_tasks"
+from ..conftest import SAMPLE_TASKS
+
 WATCH_RUNS = "/flyteidl2.workflow.RunService/WatchRuns"
 
 REPO = Path(__file__).resolve().parents[3]
@@ -34,7 +35,7 @@ _CLIENT = textwrap.dedent(
     """
     import asyncio, os, sys
     import grpc
-    from flyteidl2.common import identifier_pb2, list_pb2
+    from flyteidl2.common import identifier_pb2
     from flyteidl2.workflow import run_service_pb2, run_service_pb2_grpc
 
     async def main(endpoint, n):
@@ -76,6 +77,14 @@ def _server_sockets(port: int) -> int:
     return count
 
 
+def _wait_until_no_server_socket(port: int) -> None:
+    wait_until(
+        lambda: _server_sockets(port) == 0,
+        lambda: f"every server socket closed ({_server_sockets(port)} open)",
+        timeout=5.0,
+    )
+
+
 def test_a_client_that_exits_leaves_no_connection_behind(tmp_path, caplog):
     with DevServer(port=0, data_dir=tmp_path) as server:
         port = int(server.endpoint.rsplit(":", 1)[1])
@@ -91,11 +100,7 @@ def test_a_client_that_exits_leaves_no_connection_behind(tmp_path, caplog):
         client.stdin.flush()
         assert client.wait(timeout=30) == 0
         # The keep-alive timeout is 75 s: connections kept for it would still be open here.
-        wait_until(
-            lambda: _server_sockets(port) == 0,
-            lambda: f"every server socket closed ({_server_sockets(port)} open)",
-            timeout=5.0,
-        )
+        _wait_until_no_server_socket(port)
         assert server.admin.status()["open_streams"] == 0  # the watches ended with their client
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # a client leaving is no error
 
@@ -109,11 +114,7 @@ def test_a_client_that_exits_leaves_no_connection_behind(tmp_path, caplog):
             time.sleep(1.0)
             assert _server_sockets(port) == 1
             stub.ListRuns(request, timeout=10)
-        wait_until(
-            lambda: _server_sockets(port) == 0,
-            lambda: f"every server socket closed ({_server_sockets(port)} open)",
-            timeout=5.0,
-        )
+        _wait_until_no_server_socket(port)
 
 
 def _held_runs(server: DevServer, n: int) -> list[str]:
@@ -165,11 +166,7 @@ def test_a_client_that_dies_with_its_window_full_leaves_no_connection_behind(tmp
         for sock in socks:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.close()  # a reset, as when a process dies with unread data
-        wait_until(
-            lambda: _server_sockets(port) == 0,
-            lambda: f"every server socket closed ({_server_sockets(port)} open)",
-            timeout=5.0,
-        )
+        _wait_until_no_server_socket(port)
         wait_until(lambda: server.admin.status()["open_streams"] == 0, "no open stream", timeout=5.0)
     # Connections still open at stop would be cancelled there, which asyncio logs as an error;
     # writes to a reset socket would make asyncio warn "socket.send() raised exception."
