@@ -1,8 +1,9 @@
 """Runs and actions in the store: reading, inserting and saving.
 
-Every change is committed to the SQLite :class:`~.store.Store` and then published on
-the :class:`~.events.Hub` so that watch streams re-read it. What a dead process left
-live is resumed by :mod:`.recovery`.
+Every change is published on the :class:`~.events.Hub`, so that watch streams re-read
+it, and then written to the SQLite :class:`~.store.Store`, straight after the streams it
+woke have told their clients (:meth:`~.store.Store.execute_soon`; any query runs the
+write first). What a dead process left live is resumed by :mod:`.recovery`.
 """
 
 from __future__ import annotations
@@ -267,18 +268,21 @@ class ActionStore:
         return True
 
     def save(self, det: rd.ActionDetails, *, outputs_uri: str | None = None) -> None:
-        """Store the action's new state (one row: a run's phase is its root action's) and publish it."""
+        """Publish the action's new state, then store it (one row: a run's phase is its root action's).
+
+        The watch streams woken by the publish read the new state from the row cache or, past
+        it, from SQL, which runs the write first (Store.execute_soon)."""
         key = key_of(det)
         blob = det.SerializeToString()
-        self.store.execute(
-            "UPDATE actions SET details=?, phase=?, updated_at=?, outputs_uri=COALESCE(?, outputs_uri)"
-            " WHERE project=? AND domain=? AND run=? AND name=?",
-            (blob, det.status.phase, time.time(), outputs_uri, *key),
-        )
         cached = self._rows.get(key)
         if cached is not None:
             self._remember(key, blob, cached[1], cached[2] if outputs_uri is None else outputs_uri)
         self.publish(key)
+        self.store.execute_soon(
+            "UPDATE actions SET details=?, phase=?, updated_at=?, outputs_uri=COALESCE(?, outputs_uri)"
+            " WHERE project=? AND domain=? AND run=? AND name=?",
+            (blob, det.status.phase, time.time(), outputs_uri, *key),
+        )
 
     def publish(self, key: Key, *, runs: bool = True) -> None:
         self.hub.publish(action_topic(key))
