@@ -3,9 +3,9 @@
 A :class:`Hub` lives on the server's event loop. Writers ``publish(key, item)``
 once a change is made (its write to SQLite follows on the loop's next turn, right
 after the streams it woke: ``Store.execute_soon``); every :class:`Subscription` on
-that key collects the item in a set (bursts merge) and is woken. Stream handlers wait on their
-subscription and re-read state after each wake-up, so a watcher never sees a
-stale or partial state.
+that key collects the item in a set (bursts merge) and is woken. Stream handlers
+wait on their subscription and re-read state after each wake-up, so a watcher
+never sees a stale or partial state.
 
 ``drop_all()`` ends every open stream with UNAVAILABLE (used by the admin API
 and at shutdown): waiting handlers raise :class:`StreamDropped`, a ConnectError.

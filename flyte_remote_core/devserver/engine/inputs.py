@@ -57,12 +57,13 @@ class InputStore:
     def put(self, project: str, domain: str, data: bytes) -> tuple[str, str]:
         """Store serialized inputs; returns their ``file://`` URI and their sha256 digest."""
         uri, digest = self.address(project, domain, data)
-        self.add(self._store.db, uri, data)
+        self.add(self._store, uri, data)
         return uri, digest
 
-    def add(self, db: sqlite3.Connection, uri: str, data: bytes) -> None:
+    def add(self, db: sqlite3.Connection | Store, uri: str, data: bytes) -> None:
         """Store inputs under ``uri`` (from :meth:`address`) with ``db``: a caller's open
-        transaction (a run and its inputs are one commit), or the store itself."""
+        transaction (a run and its inputs are one commit), or the store itself (which runs
+        its waiting writes first, as every statement of it does)."""
         db.execute("INSERT OR IGNORE INTO inputs (uri, data) VALUES (?, ?)", (uri, data))
         self._remember(uri, data)
 
